@@ -1,0 +1,51 @@
+# hiddenconvex — every target creates .venv from pyproject.toml when it is missing or stale.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= data/default.csv
+BETA   ?= 0.1
+
+.PHONY: help venv run test test-slow lint experiments tables figures bench stability clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[plot,test]"
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the package with plot and test extras
+
+run: $(STAMP)  ## main job on the bundled default data: patterns, convex solve, optimal set, trained nets
+	$(PY) -m hiddenconvex.cli run $(DATA)
+
+test: $(STAMP)  ## default test suite (fast; excludes @pytest.mark.slow)
+	$(PY) -m pytest
+
+test-slow: $(STAMP)  ## only the slow tests
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)  ## ruff
+	$(PY) -m ruff check hiddenconvex scripts tests
+
+experiments: $(STAMP)  ## the default experiment grid -> results/experiments/runs.csv (resumable)
+	$(PY) scripts/run_batch.py scripts/configs/default.toml
+
+tables: $(STAMP)  ## pivot the tidy CSV into summary tables in results/tables/
+	$(PY) scripts/make_tables.py
+
+figures: $(STAMP)  ## figures from the stored CSVs only
+	$(PY) scripts/make_figures.py
+
+stability: $(STAMP)  ## inverse-stability experiment (paper B examples) -> results/stability/
+	$(PY) scripts/stability_experiment.py
+
+bench: $(STAMP)  ## benchmark tables (pattern enumeration, solvers)
+	$(PY) scripts/bench_patterns.py
+	$(PY) scripts/bench_solvers.py
+
+clean:  ## remove caches (keeps .venv and results)
+	rm -rf .pytest_cache .ruff_cache .hypothesis .cache

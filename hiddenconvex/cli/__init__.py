@@ -1,0 +1,53 @@
+"""Command-line interface: ``hiddenconvex <command> ...``.
+
+Each sub-command lives in its own module of this package and exposes ``register(subparsers)``.
+User errors (:class:`~hiddenconvex.errors.InputError`) print one line to stderr and exit 2; solver
+failures exit 3. No traceback for user errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import InputError, SolverError
+
+COMMANDS = ["patterns", "solve", "optimal_set", "verify", "run", "stability"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hiddenconvex",
+        description="Exact optimal sets of regularized two-layer ReLU networks (hidden convex program).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"hiddenconvex {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except SolverError as exc:
+        print(f"hiddenconvex {args.command}: solver error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

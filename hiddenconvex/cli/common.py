@@ -1,0 +1,68 @@
+"""Options shared by several sub-commands, and JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from ..datasets import Dataset, load_csv
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--target", default="y", help="target column (default: y)")
+    p.add_argument("--bias", action="store_true", help="append a ones column (regularized bias)")
+
+
+def add_pattern_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=["exact", "sample", "auto"], default="auto",
+                   help="pattern enumeration (default: auto = exact when the Cover bound is small)")
+    p.add_argument("--samples", type=int, default=None, help="number of Gaussian gates for sampling")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the pattern cache")
+
+
+def add_solver_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beta", type=float, required=True, help="weight decay beta > 0")
+    p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared")
+    p.add_argument("--solver", default="clarabel", help="clarabel (default), ecos or scs")
+
+
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def load_data(args) -> Dataset:
+    return load_csv(args.data, target=args.target, bias=args.bias)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return f if math.isfinite(f) else (None if math.isnan(f) else ("inf" if f > 0 else "-inf"))
+    return obj
+
+
+def print_json(obj) -> None:
+    print(json.dumps(_jsonable(obj), indent=None, sort_keys=False))
+
+
+def print_table(record: dict) -> None:
+    width = max(len(str(k)) for k in record)
+    for k, v in record.items():
+        if isinstance(v, float):
+            v = f"{v:.10g}"
+        print(f"{str(k):<{width}}  {v}")

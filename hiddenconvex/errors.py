@@ -1,0 +1,83 @@
+"""Exceptions and input validation shared by every module.
+
+User errors (bad data, bad parameters, unknown names) raise :class:`InputError`, a
+``ValueError`` whose message is one line naming the problem; the CLI prints it without a
+traceback and exits non-zero. Solver failures raise :class:`SolverError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "InputError",
+    "SolverError",
+    "check_matrix",
+    "check_vector",
+    "check_beta",
+    "check_seed",
+]
+
+
+class InputError(ValueError):
+    """Invalid user input. The message is a single line naming the problem."""
+
+
+class SolverError(RuntimeError):
+    """A numerical solver is missing, failed, or returned a non-optimal status."""
+
+
+def check_matrix(X, name: str = "X", *, allow_empty: bool = False) -> np.ndarray:
+    """Return ``X`` as a C-contiguous float64 array of shape (n, d), all entries finite."""
+    try:
+        A = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a numeric array: {exc}") from None
+    if A.ndim != 2:
+        raise InputError(f"{name} must be 2-D (n, d), got shape {A.shape}")
+    if not allow_empty and (A.shape[0] == 0 or A.shape[1] == 0):
+        raise InputError(f"{name} is empty (shape {A.shape})")
+    if not np.all(np.isfinite(A)):
+        bad = np.argwhere(~np.isfinite(A))[0]
+        raise InputError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
+    return np.ascontiguousarray(A)
+
+
+def check_vector(v, n: int | None = None, name: str = "y") -> np.ndarray:
+    """Return ``v`` as a finite float64 vector of shape (n,) (a (n, 1) column is accepted)."""
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric: {exc}") from None
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise InputError(
+            f"{name} must be a vector of shape (n,), got shape {a.shape}"
+            " (vector outputs are not supported, SPEC 4.12)"
+        )
+    if a.size == 0:
+        raise InputError(f"{name} is empty")
+    if n is not None and a.shape[0] != n:
+        raise InputError(f"{name} has length {a.shape[0]} but X has {n} rows")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{name} contains NaN or inf (first at index {int(np.argmax(~np.isfinite(a)))})")
+    return a
+
+
+def check_beta(beta) -> float:
+    """Weight decay must be a finite float > 0."""
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise InputError(f"beta must be a number, got {beta!r}") from None
+    if not np.isfinite(b) or b <= 0:
+        raise InputError(f"beta must be finite and > 0, got {beta!r}")
+    return b
+
+
+def check_seed(seed) -> int:
+    """Seeds are non-negative Python ints (recorded in every result row)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
