@@ -1,0 +1,73 @@
+"""``hiddenconvex optimal-set DATA.csv --beta B``: the exact optimal set (SPEC §4.6–§4.7).
+
+Solves the convex program, certifies it over all chambers, and reports the candidates, m*, uniqueness,
+the pruned and minimal widths and (for few candidates) the vertices of the optimal polytope.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..objective import Problem
+from .common import (
+    add_data_args,
+    add_json_arg,
+    add_pattern_args,
+    add_solver_args,
+    load_data,
+    print_json,
+    print_table,
+)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "optimal-set",
+        help="exact optimal set: candidates, m*, uniqueness, pruning, vertices",
+        description=(
+            "Solve the convex program, certify it over all chambers and describe every optimal network "
+            "(strictly convex losses only: squared, logistic)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_data_args(p)
+    add_solver_args(p)
+    add_pattern_args(p)
+    add_json_arg(p)
+    p.add_argument("--max-vertex-candidates", type=int, default=14,
+                   help="enumerate the polytope's vertices when there are at most this many candidates")
+    p.set_defaults(func=run)
+
+
+def _patterns(args, X):
+    from ..patterns import enumerate_patterns
+
+    return enumerate_patterns(X, method=args.method, n_samples=args.samples, seed=args.seed)
+
+
+def run(args) -> int:
+    from ..errors import InputError, check_seed
+    from ..optimal_set import optimal_set
+
+    check_seed(args.seed)
+    if args.samples is not None and args.samples <= 0:
+        raise InputError(f"--samples must be a positive integer, got {args.samples}")
+    data = load_data(args)
+    problem = Problem.create(data.X, data.y, args.beta, args.loss)
+    if not problem.loss.strictly_convex:
+        # fail before any solve: the polytope description needs a unique optimal prediction
+        optimal_set(problem)
+    patterns = _patterns(args, problem.X)
+    result = optimal_set(problem, patterns, solver=args.solver,
+                         max_vertex_candidates=args.max_vertex_candidates)
+    record = {"data": data.name, **result.to_record(),
+              "num_patterns_solved": patterns.p, "pattern_method": patterns.method,
+              "seed": args.seed, "samples": args.samples}
+    record["num_patterns"] = result.patterns.p
+    if args.json:
+        print_json(record)
+    else:
+        print_table({k: v for k, v in record.items() if not isinstance(v, list | dict)})
+        for w in record["warnings"]:
+            print(f"warning: {w}")
+    return 0

@@ -1,0 +1,821 @@
+r"""The exact set of optimal networks, via the optimal set of the convex program (SPEC §4.6–§4.7).
+
+For a strictly convex loss (squared, logistic) and β > 0 the optimal prediction :math:`\hat y^*` and the
+dual :math:`\lambda^* = -\nabla\ell(\hat y^*)` are unique. With ALL chambers:
+
+* equicorrelation set :math:`E = \{b : \|\Pi_{C_b}(\gamma_b X^T D_b\lambda^*)\| = \beta\}`,
+  unit directions :math:`s_b`, candidate fits :math:`z_b = \gamma_b\sigma(Xs_b)` (:math:`\lambda^{*T}z_b = \beta`);
+* candidates ``K``: ``E`` deduplicated by :math:`(\gamma_b, s_b)` (blocks whose cones share the face
+  containing :math:`s_b` give the same neuron);
+* the polytope :math:`\mathcal P = \{a \in \mathbb R^K_{\ge 0} : Za = \hat y^*\}`; on it
+  :math:`\sum_k a_k = \lambda^{*T}\hat y^*/\beta` is constant, and
+  :math:`W^* = \{w_{b_k} = a_k s_k : a \in \mathcal P\}` up to the choice of block among duplicates.
+
+Consequences used here: a width-m network is optimal (m ≥ m*) iff every nonzero neuron is
+:math:`(c\,s_k, \gamma_k c)` with ``c > 0`` and :math:`f_\theta(X) = \hat y^*` (:meth:`OptimalSet.contains`);
+every optimal network is a permuted splitting of ψ(a) for one ``a ∈ 𝒫``; every ψ(a), ``a ∈ 𝒫``, is
+minimal (two same-sign candidates sharing a cone cannot both be active: merging them would lower the
+objective), so the optimal minimal networks are exactly {ψ(a) : a ∈ 𝒫}, the convex hull (in ``a``) of
+the vertex networks; 𝒫 is a singleton iff the fits of the blocks active in SOME optimal solution are
+linearly independent (paper C, Prop 4.3); m* = the minimum support size over 𝒫 ≤ rank(Z) ≤ n.
+
+What is proven and what is tolerant (see also :class:`Tolerances`):
+
+* Proven (exact arithmetic): the structure theorems above, the exact big-M of the MILP
+  (:math:`a_k \le \sum a = \lambda^T\hat y/\beta`), the weak-duality lower bound reported with the
+  certificate, and that every returned network has the objective of its own ``a`` (computed by
+  :func:`~hiddenconvex.objective.objective`).
+* Numerically tolerant: ŷ* and λ* come from an interior-point solver (the certificate gap bounds the
+  error in the objective); membership in E uses a relative threshold (the margin to the nearest
+  excluded block is reported); rank decisions use a relative singular-value threshold; LP/MILP
+  feasibility is HiGHS's (≈1e-7 relative), and every MILP/vertex support is re-checked by least
+  squares against ``fit`` tolerance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp, nnls
+from scipy.special import expit
+
+from .blocks import BlockWeights, block_gamma
+from .errors import InputError, SolverError, check_matrix
+from .maps import psi, random_split
+from .minimality import to_minimal
+from .network import ReLUNetwork, relu
+from .objective import Problem, objective
+
+__all__ = ["Tolerances", "Membership", "OptimalSet", "optimal_set", "prune"]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Relative tolerances (SPEC §4.11).
+
+    Attributes
+    ----------
+    equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)``.
+    direction : candidates are merged, and a neuron matches candidate ``k``, when
+        ``‖u/‖u‖ − s_k‖ <= direction``.
+    fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual threshold of
+        every support check (vertices, m*).
+    balance : a neuron is balanced when ``| ‖u‖ − |α| | <= balance · max(‖u‖, |α|)``.
+    rank : singular values ``<= rank · σ_max`` count as zero (independence of fits, pruning).
+    active : a coefficient is positive when ``a_k > active · Σa``.
+    certificate : the solution is certified when ``M(λ) <= β (1 + certificate)``.
+    """
+
+    equicorrelation: float = 1e-6
+    direction: float = 1e-6
+    fit: float = 1e-6
+    balance: float = 1e-6
+    rank: float = 1e-8
+    active: float = 1e-7
+    certificate: float = 1e-6
+
+
+# --------------------------------------------------------------------------------------------------
+# Pruning (paper C's "optimal pruning", SPEC §4.7)
+
+
+def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float) -> np.ndarray:
+    """Multipliers μ ∈ [0, 2]^m with G μ ≈ G 1, Σ μ_b mags_b <= Σ mags_b and independent active columns.
+
+    ``G`` (n, m) holds the current fits of the active items, ``mags`` their norms (the regularizer).
+    """
+    m = G.shape[1]
+    mu = np.ones(m)
+    for _ in range(m + 1):
+        act = np.flatnonzero(mu > 0)
+        if act.size == 0:
+            break
+        F = G[:, act] * mu[act]
+        sv_max = np.linalg.norm(F, 2)
+        if act.size <= F.shape[0]:
+            _, sv, Vt = np.linalg.svd(F, full_matrices=True)
+            if sv[-1] > rank_tol * sv_max:
+                break
+            c = Vt[-1]
+        else:  # more columns than rows: a null vector exists
+            _, _, Vt = np.linalg.svd(F, full_matrices=True)
+            c = Vt[-1]
+        r = mags[act] * mu[act]
+        if c @ r < 0:
+            c = -c
+        if c.max() <= 0:
+            c = -c
+        k = int(np.argmax(c))
+        scale = 1.0 - c / c[k]
+        scale[np.abs(scale) <= 1e-12] = 0.0  # ties leave together
+        scale[k] = 0.0
+        mu[act] = mu[act] * np.clip(scale, 0.0, None)
+    return mu
+
+
+def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
+    r"""Prune feasible convex weights to linearly independent block fits (SPEC §4.7).
+
+    Repeats: take a null vector ``c`` of the active fits :math:`F = [\gamma_b D_b X w_b]`, oriented so that
+    :math:`\sum_b c_b\|w_b\| \ge 0` and ``max c > 0``; scale :math:`w_b \leftarrow (1 - c_b/c_k) w_b`,
+    ``k = argmax c`` (factors in [0, 2], so cones are kept). The fit is unchanged (up to
+    ``sqrt(m) · tol · ‖F‖₂`` per step when the null vector is numerical), the regularizer does not increase
+    (it is unchanged at an optimum), and the result has at most rank(X-fits) ≤ n nonzero blocks with
+    independent fits — a vertex of 𝒫 when W is optimal.
+
+    Parameters
+    ----------
+    weights : BlockWeights
+    X : array, shape (n, d)
+    tol : float
+        Relative singular-value threshold for "linearly dependent".
+    """
+    if not isinstance(weights, BlockWeights):
+        raise InputError(f"prune expects BlockWeights, got {type(weights).__name__}")
+    X = check_matrix(X)
+    fits = weights.fits(X)  # checks shapes
+    norms = weights.norms()
+    act = np.flatnonzero(norms > 0)
+    W = weights.W.copy()
+    if act.size:
+        mu = _prune_columns(fits[:, act], norms[act], tol)
+        W[act] = W[act] * mu[:, None]
+    return BlockWeights(W, weights.D)
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Answer of :meth:`OptimalSet.membership`: ``member`` and, if not, the first failing ``reason``.
+
+    ``coefficients`` (shape (K,)) are :math:`a_k = \\sum_{i \\to k}\\|u_i\\||\\alpha_i|`, ``assignment`` maps
+    each neuron to its candidate (−1 for zero neurons or unmatched ones).
+    """
+
+    member: bool
+    reason: str
+    coefficients: np.ndarray
+    assignment: np.ndarray
+    fit_error: float
+
+    def __bool__(self) -> bool:
+        return self.member
+
+
+@dataclass(frozen=True)
+class OptimalSet:
+    r"""The optimal set of one problem (build it with :func:`optimal_set`).
+
+    Attributes (shapes: ``p`` chambers, ``K`` candidates, ``n`` samples, ``d`` features)
+    ----------
+    problem, patterns : the problem and the complete chamber list used for E.
+    solution : the ConvexSolution it was built from.
+    yhat : ŷ*, shape (n,) (the solver's prediction projected onto cone(Z), see ``yhat_residual``).
+    dual : λ* = −∇ℓ(ŷ*) (hinge with ``fixed_prediction``: the solver's dual), shape (n,).
+    correlations : ``‖Π_{C_b}(γ_b X^T D_b λ*)‖`` for the 2p blocks.
+    equicorrelated : the block indices E.
+    gamma, directions, fits : candidates: (K,), (K, d) unit rows s_k, (n, K) columns z_k.
+    candidate_blocks : the blocks of E merged into each candidate.
+    total_mass : ``λ*^T ŷ*/β`` = Σ_k a_k on 𝒫 (the exact big-M of the MILP).
+    max_coefficient : ``max_{a∈𝒫} a_k`` (one LP each); ``active``: candidates with a positive maximum.
+    lp_points : (K, K) the LP maximizers (points of 𝒫), row k maximizes a_k.
+    unique : 𝒫 is a single point (fits of ``active`` independent).
+    m_star, m_star_coefficients, m_star_method : minimum support size over 𝒫, a point attaining it, and
+        how it was obtained ("enumeration" = proven by checking all smaller supports, "milp" = HiGHS MILP
+        with the support re-checked, "zero").
+    pruned_weights, pruned_width : :func:`prune` applied to the solver's weights.
+    minimal_width : nonzero neurons of ``to_minimal(ψ(solver weights))`` (tiny blocks dropped).
+    vertices : (V, K) vertices of 𝒫 if enumerated, else None; ``vertices_checked`` supports examined.
+    certified, max_correlation, lower_bound, gap : the dual certificate over all chambers.
+    objective : the convex optimum evaluated on the solver's weights; ``objective_canonical``: on ψ of
+        the canonical point (``m_star_coefficients``).
+    """
+
+    problem: Problem
+    patterns: object
+    solution: object
+    scope: str
+    tolerances: Tolerances
+    yhat: np.ndarray
+    yhat_residual: float
+    dual: np.ndarray
+    correlations: np.ndarray
+    equicorrelated: np.ndarray
+    equicorrelation_spread: float
+    equicorrelation_margin: float
+    gamma: np.ndarray
+    directions: np.ndarray
+    fits: np.ndarray
+    candidate_blocks: tuple[tuple[int, ...], ...]
+    total_mass: float
+    max_coefficient: np.ndarray
+    active: np.ndarray
+    lp_points: np.ndarray
+    unique: bool
+    m_star: int
+    m_star_coefficients: np.ndarray
+    m_star_method: str
+    pruned_weights: BlockWeights
+    pruned_width: int
+    minimal_width: int
+    vertices: np.ndarray | None
+    vertices_checked: int
+    certified: bool
+    max_correlation: float
+    lower_bound: float
+    gap: float
+    objective: float
+    objective_canonical: float
+    warnings: tuple[str, ...] = field(default=())
+
+    # ------------------------------------------------------------------ derived objects
+    @property
+    def num_candidates(self) -> int:
+        return int(self.gamma.size)
+
+    @property
+    def num_vertices(self) -> int | None:
+        return None if self.vertices is None else int(self.vertices.shape[0])
+
+    def _check_coefficients(self, a) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64).reshape(-1)
+        if a.shape != (self.num_candidates,):
+            raise InputError(f"coefficients must have shape ({self.num_candidates},), got {a.shape}")
+        if np.any(a < 0) or not np.all(np.isfinite(a)):
+            raise InputError("coefficients must be finite and >= 0")
+        return a
+
+    def weights(self, a) -> BlockWeights:
+        """Convex weights of ``a``: ``w_b = a_k s_k`` on the first block of each candidate."""
+        a = self._check_coefficients(a)
+        p = self.patterns.p
+        W = np.zeros((2 * p, self.problem.d))
+        for k in np.flatnonzero(a > 0):
+            W[self.candidate_blocks[k][0]] = a[k] * self.directions[k]
+        return BlockWeights(W, self.patterns.D)
+
+    def network(self, a, width: int | None = None) -> ReLUNetwork:
+        r"""ψ(weights(a)): neurons :math:`(\sqrt{a_k}s_k, \gamma_k\sqrt{a_k})`, padded to ``width``."""
+        return psi(self.weights(a), width=width)
+
+    def minimal_network(self, width: int | None = None) -> ReLUNetwork:
+        """An optimal network with m* neurons (ψ of ``m_star_coefficients``)."""
+        return self.network(self.m_star_coefficients, width)
+
+    def vertex_networks(self) -> list[ReLUNetwork]:
+        """ψ of every vertex of 𝒫 (the extreme optimal minimal networks); needs enumerated vertices."""
+        if self.vertices is None:
+            raise InputError("vertices were not enumerated (too many candidates); use vertices=True")
+        return [self.network(v) for v in self.vertices]
+
+    def pruned_network(self, width: int | None = None) -> ReLUNetwork:
+        return psi(self.pruned_weights, width=width)
+
+    def sample(self, width: int | None = None, seed: int = 0) -> ReLUNetwork:
+        """A random optimal network: ψ of a random convex combination of LP points, randomly split to
+        ``width`` (default: the number of active candidates)."""
+        rng = np.random.default_rng(seed)
+        if self.lp_points.shape[0] == 0:
+            a = np.zeros(0)
+        else:
+            a = rng.dirichlet(np.ones(self.lp_points.shape[0])) @ self.lp_points
+            a[a <= self.tolerances.active * max(self.total_mass, 1e-300)] = 0.0
+        net = self.network(a)
+        width = max(net.width, int(self.active.size)) if width is None else width
+        return random_split(net, width, seed=seed)
+
+    # ------------------------------------------------------------------ membership
+    def membership(self, net: ReLUNetwork) -> Membership:
+        """Is ``net`` in Θ*_m? (SPEC §4.6: every nonzero neuron is ``(c s_k, γ_k c)``, c > 0, and
+        ``f_θ(X) = ŷ*``.) Tolerances: :class:`Tolerances` ``direction``, ``balance``, ``fit``; neurons with
+        ``½(‖u‖² + α²) <= fit · max(1, Σa)`` count as zero."""
+        if not isinstance(net, ReLUNetwork):
+            raise InputError(f"expected a ReLUNetwork, got {type(net).__name__}")
+        if net.d != self.problem.d:
+            raise InputError(
+                f"network has input dimension {net.d} but the data have {self.problem.d} columns"
+            )
+        tol = self.tolerances
+        K = self.num_candidates
+        a = np.zeros(K)
+        assign = np.full(net.width, -1, dtype=int)
+        norms, alpha = net.neuron_norms(), net.alpha
+        zero_level = tol.fit * max(1.0, self.total_mass)
+        fit_err = float(np.linalg.norm(net.predict(self.problem.X) - self.yhat))
+        for i in range(net.width):
+            if 0.5 * (norms[i] ** 2 + alpha[i] ** 2) <= zero_level:
+                continue
+            big = max(norms[i], abs(alpha[i]))
+            if abs(norms[i] - abs(alpha[i])) > tol.balance * big:
+                return Membership(False, f"neuron {i} is not balanced (|u| = {norms[i]:.6g}, "
+                                  f"|alpha| = {abs(alpha[i]):.6g})", a, assign, fit_err)
+            unit = net.U[i] / norms[i]
+            dist = np.linalg.norm(self.directions - unit, axis=1) if K else np.zeros(0)
+            ok = np.flatnonzero((dist <= tol.direction) & (self.gamma == np.sign(alpha[i])))
+            if ok.size == 0:
+                return Membership(False, f"neuron {i} is not (c s_k, gamma_k c) for any optimal "
+                                  "candidate k", a, assign, fit_err)
+            k = int(ok[np.argmin(dist[ok])])
+            assign[i] = k
+            a[k] += norms[i] * abs(alpha[i])
+        if fit_err > tol.fit * max(1.0, float(np.linalg.norm(self.yhat))):
+            return Membership(False, f"prediction differs from the optimal one (error {fit_err:.3g})",
+                              a, assign, fit_err)
+        return Membership(True, "", a, assign, fit_err)
+
+    def contains(self, net: ReLUNetwork) -> bool:
+        """True iff ``net`` is an optimal network of its width (see :meth:`membership`)."""
+        return self.membership(net).member
+
+    def __contains__(self, net: ReLUNetwork) -> bool:
+        return self.contains(net)
+
+    # ------------------------------------------------------------------ records
+    def to_record(self) -> dict:
+        sol = self.solution
+        return {
+            "objective": self.objective,
+            "objective_canonical": self.objective_canonical,
+            "lower_bound": self.lower_bound,
+            "gap": self.gap,
+            "certified": self.certified,
+            "max_correlation": self.max_correlation,
+            "beta": self.problem.beta,
+            "loss": self.problem.loss.name,
+            "scope": self.scope,
+            "m_star": self.m_star,
+            "m_star_method": self.m_star_method,
+            "unique": self.unique,
+            "num_equicorrelated": int(self.equicorrelated.size),
+            "num_candidates": self.num_candidates,
+            "num_active": int(self.active.size),
+            "pruned_width": self.pruned_width,
+            "minimal_width": self.minimal_width,
+            "num_vertices": self.num_vertices,
+            "vertices_checked": self.vertices_checked,
+            "vertex_enumeration": self.vertices is not None,
+            "total_mass": self.total_mass,
+            "equicorrelation_spread": self.equicorrelation_spread,
+            "equicorrelation_margin": self.equicorrelation_margin,
+            "yhat_residual": self.yhat_residual,
+            "n": self.problem.n,
+            "d": self.problem.d,
+            "num_patterns": self.patterns.p,
+            "status": getattr(sol, "status", None),
+            "solver": getattr(sol, "solver", None),
+            "warnings": list(self.warnings),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Construction
+
+
+def _svd_rank(A: np.ndarray, rel: float) -> int:
+    if A.size == 0:
+        return 0
+    sv = np.linalg.svd(A, compute_uv=False)
+    return int(np.sum(sv > rel * sv[0])) if sv[0] > 0 else 0
+
+
+def _dedupe(gamma_b, S_b, blocks, tol) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, ...], ...]]:
+    reps: list[tuple[float, np.ndarray, list[int]]] = []
+    for g, s, b in zip(gamma_b, S_b, blocks, strict=True):
+        for g2, s2, members in reps:
+            if g2 == g and np.linalg.norm(s - s2) <= tol:
+                members.append(int(b))
+                break
+        else:
+            reps.append((float(g), s, [int(b)]))
+    if not reps:
+        return np.zeros(0), np.zeros((0, S_b.shape[1] if S_b.ndim == 2 else 0)), ()
+    return (np.array([g for g, _, _ in reps]), np.array([s for _, s, _ in reps]),
+            tuple(tuple(mm) for _, _, mm in reps))
+
+
+def _lp_max(Z: np.ndarray, yhat: np.ndarray, k: int) -> np.ndarray:
+    K = Z.shape[1]
+    c = np.zeros(K)
+    c[k] = -1.0
+    res = linprog(c, A_eq=Z, b_eq=yhat, bounds=[(0, None)] * K, method="highs")
+    if res.status != 0:
+        raise SolverError(f"LP max a_{k} over the optimal polytope failed: {res.message}")
+    return np.clip(res.x, 0.0, None)
+
+
+def _support_solution(Z: np.ndarray, yhat: np.ndarray, S, rank_tol: float):
+    """(a_S, residual) for independent columns S, else None."""
+    ZS = Z[:, S]
+    if _svd_rank(ZS, rank_tol) < len(S):
+        return None
+    aS, *_ = np.linalg.lstsq(ZS, yhat, rcond=None)
+    return aS, float(np.linalg.norm(ZS @ aS - yhat))
+
+
+def _enumerate_vertices(Z, yhat, tol: Tolerances, res_tol, pos_tol):
+    """All vertices of {a >= 0 : Z a = yhat}: supports with independent columns and a strictly positive
+    least-squares solution that fits. Returns (vertices (V, K), supports examined)."""
+    K = Z.shape[1]
+    r = _svd_rank(Z, tol.rank)
+    verts, checked = [], 0
+    for size in range(1, r + 1):
+        for S in itertools.combinations(range(K), size):
+            checked += 1
+            sol = _support_solution(Z, yhat, list(S), tol.rank)
+            if sol is None:
+                continue
+            aS, res = sol
+            if res <= res_tol and np.all(aS > pos_tol):
+                v = np.zeros(K)
+                v[list(S)] = aS
+                verts.append(v)
+    return (np.array(verts) if verts else np.zeros((0, K))), checked
+
+
+def _m_star_enumerate(Z, yhat, upper: int, tol: Tolerances, res_tol, pos_tol):
+    """Smallest support size < upper whose cone contains yhat (None if none)."""
+    K = Z.shape[1]
+    for size in range(1, upper):
+        for S in itertools.combinations(range(K), size):
+            sol = _support_solution(Z, yhat, list(S), tol.rank)
+            if sol is None:
+                continue
+            aS, res = sol
+            if res <= res_tol and np.all(aS >= -pos_tol):
+                a = np.zeros(K)
+                a[list(S)] = np.clip(aS, 0.0, None)
+                return size, a
+    return None
+
+
+def _m_star_milp(Z, yhat, U):
+    K = Z.shape[1]
+    Ubig = U * (1.0 + 1e-6) + 1e-12
+    c = np.concatenate([np.zeros(K), np.ones(K)])
+    A_fit = np.hstack([Z, np.zeros_like(Z)])
+    A_link = np.hstack([np.eye(K), -Ubig * np.eye(K)])
+    cons = [LinearConstraint(A_fit, yhat, yhat), LinearConstraint(A_link, -np.inf, 0.0)]
+    bounds = Bounds(np.zeros(2 * K), np.concatenate([np.full(K, Ubig), np.ones(K)]))
+    res = milp(c, integrality=np.concatenate([np.zeros(K), np.ones(K)]), bounds=bounds,
+               constraints=cons, options={"mip_rel_gap": 0.0})
+    if res.status != 0 or res.x is None:
+        raise SolverError(f"MILP for m* failed: {res.message}")
+    return np.flatnonzero(res.x[K:] > 0.5), res
+
+
+def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Diagonal of the Hessian of the loss at ``z`` (None when the loss is not twice differentiable)."""
+    if loss.name == "squared":
+        return np.ones_like(z)
+    if loss.name == "logistic":
+        t = y * z
+        return expit(t) * expit(-t)
+    return None
+
+
+def _face_projector(X: np.ndarray, s: np.ndarray, face_tol: float = 1e-9) -> np.ndarray:
+    """Orthogonal projector onto {u : x_j^T u = 0 for the rows j with x_j^T s = 0} (the face of s)."""
+    rn = np.linalg.norm(X, axis=1)
+    F = (np.abs(X @ s) <= face_tol * rn) & (rn > 0)
+    d = X.shape[1]
+    if not np.any(F):
+        return np.eye(d)
+    _, sv, Vt = np.linalg.svd(X[F], full_matrices=True)
+    r = int(np.sum(sv > 1e-12 * sv[0]))
+    N = Vt[r:].T
+    return N @ N.T
+
+
+@dataclass
+class _Candidates:
+    proj: np.ndarray
+    corr: np.ndarray
+    E: np.ndarray
+    gamma: np.ndarray
+    S: np.ndarray
+    groups: tuple
+    Z: np.ndarray
+
+
+def _candidates(X, lam, chambers, beta, tol_E, tol_dir, cone_projections) -> _Candidates:
+    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
+    corr = np.linalg.norm(proj, axis=1)
+    E = np.flatnonzero(corr >= beta * (1.0 - tol_E))
+    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, X.shape[1]))
+    gamma, S, groups = _dedupe(block_gamma(chambers.p)[E], S_b, E, tol_dir)
+    Z = (relu(X @ S.T) * gamma) if gamma.size else np.zeros((X.shape[0], 0))
+    return _Candidates(proj, corr, E, gamma, S, groups, Z)
+
+
+def _newton(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: int = 60):
+    r"""Solve ŷ = Σ_k μ_k G_k λ(ŷ), λ^T G_k λ = β² (k ∈ candidates), λ = −∇ℓ(ŷ), by (Gauss-)Newton.
+
+    These are the KKT conditions of the convex program restricted to the candidates' faces
+    (G_k = D_k X P_k X^T D_k, P_k the projector onto the face of s_k); μ_k = a_k/β. Least-squares steps
+    handle the singular Jacobian of non-unique optima. Returns (ŷ, μ, relative residual).
+    """
+    n, K = yhat0.size, len(G)
+    yh, mu = yhat0.astype(float).copy(), mu0.astype(float).copy()
+    scale = max(1.0, float(np.linalg.norm(yhat0)))
+
+    def residual(yh, mu):
+        lam = loss.dual_point(yh, y)
+        Gl = np.column_stack([g @ lam for g in G]) if K else np.zeros((n, 0))
+        F = np.concatenate([(yh - Gl @ mu) / scale, 0.5 * (lam @ Gl / beta**2 - 1.0)])
+        return F, lam, Gl
+
+    F, lam, Gl = residual(yh, mu)
+    for _ in range(max_iter):
+        normF = float(np.linalg.norm(F))
+        if normF <= 1e-15:
+            break
+        H = _loss_hessian(loss, yh, y)
+        J11 = np.eye(n) + sum((m * g for m, g in zip(mu, G, strict=True)), np.zeros((n, n))) * H
+        J = np.block([[J11 / scale, -Gl / scale], [-(Gl.T * H) / beta**2, np.zeros((K, K))]])
+        step = np.linalg.lstsq(J, -F, rcond=None)[0]
+        t, improved = 1.0, False
+        while t >= 1e-4:
+            yn, mn = yh + t * step[:n], mu + t * step[n:]
+            Fn, lamn, Gln = residual(yn, mn)
+            if np.all(np.isfinite(Fn)) and np.linalg.norm(Fn) < normF:
+                improved = True
+                break
+            t *= 0.5
+        if not improved:
+            break
+        yh, mu, F, lam, Gl = yn, mn, Fn, lamn, Gln
+    return yh, mu, float(np.linalg.norm(F))
+
+
+def _polish(problem, lam0, yhat0, chambers, tol: Tolerances, cone_projections):
+    """Refine (ŷ, λ) to near machine precision with an active-set Newton method on the candidates.
+
+    Starting from the solver's equicorrelation set, solve the restricted KKT system (:func:`_newton`);
+    add blocks whose correlation exceeds β at the new λ, drop candidates with negative multipliers,
+    until the candidate set is stable, M(λ) <= β(1 + 1e-10) over ALL chambers, and ŷ lies in the cone
+    of the candidate fits. Returns (ŷ, λ, info) or None when the loss has no Hessian or it fails.
+    """
+    loss, X, y, beta = problem.loss, problem.X, problem.y, problem.beta
+    if _loss_hessian(loss, yhat0, y) is None:
+        return None
+    tight = 1e-9
+    cand = _candidates(X, lam0, chambers, beta, tol.equicorrelation, tol.direction, cone_projections)
+    yh = yhat0
+    if cand.gamma.size:
+        a0, _ = nnls(cand.Z, yhat0, maxiter=50 * max(cand.gamma.size, 10))
+    else:
+        a0 = np.zeros(0)
+    S, gamma, groups = cand.S, cand.gamma, cand.groups
+    mu = a0 / beta
+    for _ in range(12):
+        G = []
+        for k in range(gamma.size):
+            b = groups[k][0]
+            dk = chambers.D[:, b % chambers.p].astype(float)
+            DX = dk[:, None] * X
+            G.append(DX @ _face_projector(X, S[k]) @ DX.T)
+        yh, mu, res = _newton(loss, y, beta, G, yh, mu)
+        if res > 1e-11:
+            return None
+        lam = loss.dual_point(yh, y)
+        new = _candidates(X, lam, chambers, beta, tight, tol.direction, cone_projections)
+        M = float(new.corr.max(initial=0.0))
+        if new.gamma.size:
+            a, r = nnls(new.Z, yh, maxiter=50 * max(new.gamma.size, 10))
+        else:
+            a, r = np.zeros(0), float(np.linalg.norm(yh))
+        ok_cone = r <= 1e-10 * max(1.0, float(np.linalg.norm(yh)))
+        same = set(map(int, new.E)) == set(int(b) for g in groups for b in g)
+        if ok_cone and M <= beta * (1.0 + 1e-10) and same:
+            return yh, lam, {"rounds": _ + 1, "residual": res, "cone_residual": r}
+        # next active set: the blocks equicorrelated at the new λ, or (if ŷ left the cone of the
+        # fits) the current ones without the most negative multiplier
+        if ok_cone:
+            E_next, S_b = new.E, new.proj[new.E] / new.corr[new.E, None]
+            coef = {b: a[k] for k, g in enumerate(new.groups) for b in g}
+        else:
+            if gamma.size == 0 or np.all(mu >= 0):
+                return None
+            drop = int(np.argmin(mu))
+            E_next = np.array(sorted(b for k, g in enumerate(groups) if k != drop for b in g), dtype=int)
+            S_b = np.array([S[k] for k, g in enumerate(groups) if k != drop for _ in g])
+            coef = {b: beta * mu[k] for k, g in enumerate(groups) if k != drop for b in g}
+        if E_next.size == 0:
+            return None
+        gamma, S, groups = _dedupe(block_gamma(chambers.p)[E_next], S_b, E_next, tol.direction)
+        mu = np.array([max(coef[g[0]], 0.0) / beta for g in groups])
+    return None
+
+
+def _check_problem_match(problem: Problem, solution) -> None:
+    sp = getattr(solution, "problem", None)
+    if sp is None:
+        return
+    same = (sp.X.shape == problem.X.shape and np.array_equal(sp.X, problem.X)
+            and np.array_equal(sp.y, problem.y) and sp.beta == problem.beta
+            and sp.loss.name == problem.loss.name)
+    if not same:
+        raise InputError("the solution was computed for a different problem (X, y, beta or loss differ)")
+
+
+def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str = "clarabel",
+                tol: Tolerances | None = None, vertices: bool | str = "auto",
+                max_vertex_candidates: int = 14, m_star_method: str = "auto",
+                max_enumeration: int = 20000, fixed_prediction: bool = False) -> OptimalSet:
+    r"""Build the :class:`OptimalSet` of ``problem`` (SPEC §4.6–§4.7).
+
+    Parameters
+    ----------
+    problem : Problem
+        Strictly convex loss (squared, logistic). Hinge raises :class:`InputError` unless
+        ``fixed_prediction=True`` (then the set described is {optimal W with the solver's ŷ}, using the
+        solver's dual; m*, uniqueness etc. are relative to that ŷ only).
+    patterns : Patterns, optional
+        Pattern list for the convex solve (default: all chambers). E is always computed over ALL
+        chambers (enumerated here if ``patterns`` is not complete); a sampled solution must be
+        certified over all chambers, else :class:`InputError`.
+    solution : ConvexSolution, optional
+        Reuse a solution instead of solving.
+    solver : str
+        cvxpy solver for :func:`~hiddenconvex.convex_program.solve_convex`.
+    tol : Tolerances, optional
+    vertices : "auto" | bool
+        Enumerate the vertices of 𝒫 by brute force over supports ("auto": when K ≤
+        ``max_vertex_candidates``).
+    m_star_method : "auto" | "enumerate" | "milp"
+        "auto" enumerates supports when at most ``max_enumeration`` subsets are needed, else MILP.
+    """
+    from .certificate import cone_projections  # deferred: needs the solver stack
+    from .convex_program import solve_convex
+    from .patterns import exact_chambers
+
+    if not isinstance(problem, Problem):
+        raise InputError(f"expected a Problem, got {type(problem).__name__}")
+    tol = tol or Tolerances()
+    if m_star_method not in ("auto", "enumerate", "milp"):
+        raise InputError(f"m_star_method must be 'auto', 'enumerate' or 'milp', got {m_star_method!r}")
+    loss = problem.loss
+    if not loss.strictly_convex and not fixed_prediction:
+        raise InputError(
+            f"the optimal-set polytope needs a strictly convex loss (squared, logistic); with the "
+            f"{loss.name} loss the optimal prediction need not be unique (SPEC 4.6), so only the optimal "
+            "solutions sharing one fixed prediction can be described (fixed_prediction=True)"
+        )
+    X, y, beta = problem.X, problem.y, problem.beta
+    warnings: list[str] = []
+
+    chambers = patterns if (patterns is not None and getattr(patterns, "complete", False)) else None
+    if chambers is None:
+        chambers = exact_chambers(X)
+    if solution is None:
+        solution = solve_convex(problem, patterns if patterns is not None else chambers, solver=solver)
+    else:
+        _check_problem_match(problem, solution)
+    scope = "fixed_prediction" if not loss.strictly_convex else "all"
+
+    # ---- dual point and certificate over all chambers
+    yhat_solver = np.asarray(solution.yhat, dtype=float)
+    lam = np.asarray(solution.dual if scope == "fixed_prediction" else loss.dual_point(yhat_solver, y),
+                     dtype=float)
+    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
+    corr = np.linalg.norm(proj, axis=1)
+    M = float(corr.max(initial=0.0))
+    certified = M <= beta * (1.0 + tol.certificate)
+    if not certified:
+        complete_solve = bool(getattr(getattr(solution, "patterns", None), "complete", True))
+        msg = (f"the convex solution is not optimal over all chambers: M(lambda) = {M:.10g} > "
+               f"beta = {beta:.10g}")
+        if not complete_solve:
+            raise InputError(msg + "; the sampled patterns miss a chamber, use method='exact'")
+        raise SolverError(msg + " (solver inaccuracy)")
+    primal = float(objective(problem, solution.weights).total)
+    t_max = beta / M if M > 0 else 1e12
+    _, lb = loss.best_dual_scale(lam, y, t_max)
+    lb = float(lb)
+
+    # ---- equicorrelation set and candidates
+    E = np.flatnonzero(corr >= beta * (1.0 - tol.equicorrelation))
+    spread = float(1.0 - corr[E].min() / beta) if E.size else 0.0
+    outside = np.setdiff1d(np.arange(corr.size), E)
+    margin = float(1.0 - corr[outside].max() / beta) if outside.size else 1.0
+    if margin < 100 * tol.equicorrelation:
+        warnings.append(f"equicorrelation set is numerically ambiguous (margin {margin:.3g})")
+    gamma_all = block_gamma(chambers.p)
+    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, problem.d))
+    gamma, S, groups = _dedupe(gamma_all[E], S_b, E, tol.direction)
+    K = gamma.size
+    Z = (relu(X @ S.T) * gamma) if K else np.zeros((problem.n, 0))
+
+    # ---- project the solver prediction onto cone(Z): the polytope is then exactly non-empty
+    if K:
+        a0, res0 = nnls(Z, yhat_solver, maxiter=50 * max(K, 10))
+        yhat = Z @ a0
+    else:
+        a0, res0 = np.zeros(0), float(np.linalg.norm(yhat_solver))
+        yhat = np.zeros(problem.n)
+    fit_scale = max(1.0, float(np.linalg.norm(yhat_solver)))
+    res_tol = tol.fit * fit_scale
+    if res0 > res_tol:
+        raise SolverError(f"the optimal prediction is not in the cone of the candidate fits (residual "
+                          f"{res0:.3g}); tolerances too tight for this solver accuracy")
+    total = float(lam @ yhat / beta)
+    pos_tol = tol.active * max(total, 1e-300)
+    if K and abs(a0.sum() - total) > 1e-6 * max(1.0, total):
+        warnings.append(f"sum of coefficients {a0.sum():.10g} != lambda^T yhat / beta = {total:.10g}")
+
+    zero_pred = float(np.linalg.norm(yhat)) <= res_tol
+    if zero_pred:  # beta >= beta_max: 𝒫 = {0}
+        yhat = np.zeros(problem.n)
+        total = 0.0
+        lp_points = np.zeros((K, K))
+        amax = np.zeros(K)
+        active = np.zeros(0, dtype=int)
+        unique = True
+        m_star, a_star, method = 0, np.zeros(K), "zero"
+        verts, checked = (np.zeros((1, K)), 0) if vertices else (None, 0)
+    else:
+        lp_points = np.array([_lp_max(Z, yhat, k) for k in range(K)])
+        amax = np.diag(lp_points).copy()
+        active = np.flatnonzero(amax > pos_tol)
+        unique = _svd_rank(Z[:, active], tol.rank) == active.size
+        # upper bound for m*: prune the NNLS point in candidate space
+        mu = _prune_columns(Z * a0, a0, tol.rank)
+        a_pr = a0 * mu
+        upper = int(np.sum(a_pr > pos_tol))
+        m_star, a_star, method = upper, a_pr, "pruned"
+        n_sub = sum(math.comb(K, s) for s in range(1, upper))
+        use_enum = m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration)
+        if use_enum:
+            found = _m_star_enumerate(Z, yhat, upper, tol, res_tol, pos_tol)
+            method = "enumeration"
+            if found is not None:
+                m_star, a_star = found
+        else:
+            supp, _ = _m_star_milp(Z, yhat, total)
+            sol = _support_solution(Z, yhat, list(supp), tol.rank) if supp.size else None
+            if sol is not None and sol[1] <= res_tol and np.all(sol[0] >= -pos_tol):
+                method = "milp"
+                if supp.size < upper:
+                    m_star = int(supp.size)
+                    a_star = np.zeros(K)
+                    a_star[supp] = np.clip(sol[0], 0.0, None)
+            else:
+                warnings.append("MILP support failed the least-squares re-check; m_star is the pruned "
+                                "upper bound")
+        do_vertices = vertices is True or (vertices == "auto" and K <= max_vertex_candidates)
+        if do_vertices:
+            verts, checked = _enumerate_vertices(Z, yhat, tol, res_tol, pos_tol)
+            _cross_check(verts, unique, m_star, active, warnings)
+        else:
+            verts, checked = None, 0
+
+    # ---- solver weights: pruning and the minimal network
+    pruned = prune(solution.weights, X, tol=tol.rank)
+    pruned_width = int(np.sum(pruned.norms() > 0))
+    net = psi(solution.weights, tol=1e-6)
+    minimal_width = int(np.sum(to_minimal(net, X).neuron_norms() > 0)) if net.width else 0
+
+    if K:
+        W_star = np.zeros((2 * chambers.p, problem.d))
+        for k in np.flatnonzero(a_star > 0):
+            W_star[groups[k][0]] = a_star[k] * S[k]
+        canon = objective(problem, psi(BlockWeights(W_star, chambers.D))).total
+    else:
+        canon = objective(problem, ReLUNetwork.zeros(0, problem.d)).total
+
+    for arr in (yhat, lam, corr, E, gamma, S, Z, amax, active, lp_points, a_star):
+        arr.setflags(write=False)
+    if verts is not None:
+        verts.setflags(write=False)
+    return OptimalSet(
+        problem=problem, patterns=chambers, solution=solution, scope=scope, tolerances=tol,
+        yhat=yhat, yhat_residual=float(res0), dual=lam, correlations=corr, equicorrelated=E,
+        equicorrelation_spread=spread, equicorrelation_margin=margin, gamma=gamma, directions=S,
+        fits=Z, candidate_blocks=groups, total_mass=total, max_coefficient=amax, active=active,
+        lp_points=lp_points, unique=bool(unique), m_star=int(m_star), m_star_coefficients=a_star,
+        m_star_method=method, pruned_weights=pruned, pruned_width=pruned_width,
+        minimal_width=minimal_width, vertices=verts, vertices_checked=int(checked),
+        certified=bool(certified), max_correlation=M, lower_bound=lb, gap=float(primal - lb),
+        objective=primal, objective_canonical=float(canon), warnings=tuple(warnings),
+    )
+
+
+def _cross_check(verts, unique, m_star, active, warnings) -> None:
+    """Consistency of the vertex list with the LP/rank/MILP answers (recorded as warnings)."""
+    if verts.shape[0] == 0:
+        warnings.append("vertex enumeration found no vertex")
+        return
+    if (verts.shape[0] == 1) != unique:
+        warnings.append(f"uniqueness test ({unique}) disagrees with the {verts.shape[0]} vertices")
+    vmin = int(np.min(np.sum(verts > 0, axis=1)))
+    if vmin != m_star:
+        warnings.append(f"m_star = {m_star} but the smallest vertex support is {vmin}")
+    union = np.flatnonzero(np.any(verts > 0, axis=0))
+    if not np.array_equal(union, np.asarray(active)):
+        warnings.append("active candidates (LPs) differ from the union of vertex supports")

@@ -1,0 +1,201 @@
+"""psi, phi and splitting (SPEC §4.2-4.4, oracle O16). Chambers are brute-forced here (all 2^n sign
+vectors, one LP each) so these tests do not depend on hiddenconvex.patterns."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from hiddenconvex import BlockWeights, InputError, Patterns, Problem, ReLUNetwork, objective
+from hiddenconvex.maps import block_assignment, phi, psi, random_split, split, split_network
+from hiddenconvex.network import balance, is_scaled
+
+
+def brute_chambers(X) -> Patterns:
+    """All chambers of {x_j^T u = 0}: sign vectors s with {s_j x_j^T u >= 1} feasible."""
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    D, wit = [], []
+    for s in itertools.product([1.0, -1.0], repeat=n):
+        s = np.array(s)
+        A = -(s[:, None] * X)
+        res = linprog(np.zeros(d), A_ub=A, b_ub=-np.ones(n), bounds=[(None, None)] * d, method="highs")
+        if res.status == 0:
+            D.append(s > 0)
+            wit.append(res.x)
+    return Patterns(D=np.array(D).T, witnesses=np.array(wit), method="exact", complete=True,
+                    rank=int(np.linalg.matrix_rank(X)))
+
+
+def random_feasible_weights(X, pats, rng, k=5):
+    """Feasible W: random directions added to the block of their own chamber (generic => interior)."""
+    p = pats.p
+    W = np.zeros((2 * p, X.shape[1]))
+    index = {pats.D[:, j].tobytes(): j for j in range(p)}
+    for _ in range(k):
+        u = rng.normal(size=X.shape[1])
+        j = index[(X @ u >= 0).tobytes()]
+        W[j + p * int(rng.integers(2))] += rng.uniform(0.1, 2) * u
+    return BlockWeights(W, pats.D)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(6, 3))
+    return X, rng.normal(size=6), brute_chambers(X)
+
+
+def test_brute_chambers_cover_count(data):
+    X, _, pats = data
+    assert pats.p == 2 * (1 + 5 + 10)  # Cover C(6, 3) = 2 * sum_{k<3} binom(5, k) = 32
+
+
+def test_o16_phi_example():
+    # SPEC O16: X = I_2, theta = ((2, 0), 1/2), beta = 1, y = 0 -> phi(theta) = w = (1, 0), L^c = 1.5.
+    X = np.eye(2)
+    pats = brute_chambers(X)
+    prob = Problem.create(X, [0.0, 0.0], 1.0)
+    net = ReLUNetwork([[2.0, 0.0]], [0.5])
+    W = phi(net, X, pats)
+    k = int(np.flatnonzero(np.all(pats.D == [[True], [True]], axis=0))[0])  # pattern (1, 1)
+    expected = np.zeros((2 * pats.p, 2))
+    expected[k] = [1.0, 0.0]
+    np.testing.assert_allclose(W.W, expected)
+    assert objective(prob, net).total == pytest.approx(2.625)
+    assert objective(prob, W).total == pytest.approx(1.5)
+    assert objective(prob, balance(net)).total == pytest.approx(1.5)
+    back = psi(W)
+    np.testing.assert_allclose(back.U, [[1.0, 0.0]])
+    np.testing.assert_allclose(back.alpha, [1.0])
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_psi_objective_identity_random_feasible(data, loss):
+    X, y, pats = data
+    rng = np.random.default_rng(11)
+    if loss == "logistic":
+        y = np.sign(y) + (y == 0)
+    for beta in (0.05, 0.7, 3.0):
+        prob = Problem.create(X, y, beta, loss)
+        for _ in range(10):
+            W = random_feasible_weights(X, pats, rng, k=int(rng.integers(1, 8)))
+            assert W.cone_violation(X) == 0.0
+            net = psi(W, X)
+            assert is_scaled(net, tol=1e-14)
+            assert net.width == int(np.sum(W.norms() > 0))
+            np.testing.assert_allclose(net.predict(X), W.predict(X), rtol=1e-12, atol=1e-12)
+            lc, lnc = objective(prob, W).total, objective(prob, net).total
+            assert lnc == pytest.approx(lc, rel=1e-13)
+            # padding keeps the objective
+            assert objective(prob, psi(W, width=net.width + 3)).total == pytest.approx(lc, rel=1e-13)
+
+
+def test_phi_fit_preserving_and_lower(data):
+    X, y, pats = data
+    rng = np.random.default_rng(5)
+    prob = Problem.create(X, y, 0.4)
+    for _ in range(20):
+        m = int(rng.integers(1, 9))
+        net = ReLUNetwork(rng.normal(size=(m, 3)) * rng.uniform(0.2, 3, (m, 1)), rng.normal(size=m))
+        W = phi(net, X, pats)
+        assert W.cone_violation(X) <= 1e-12
+        np.testing.assert_allclose(W.predict(X), net.predict(X), rtol=1e-11, atol=1e-12)
+        assert objective(prob, W).total <= objective(prob, net).total + 1e-12
+        # balanced with distinct blocks -> equality (the generic case: no two neurons in one block)
+        b = balance(net)
+        blocks = block_assignment(b, X, pats)
+        if len(set(blocks.tolist())) == m:
+            assert objective(prob, phi(b, X, pats)).total == pytest.approx(objective(prob, b).total,
+                                                                         rel=1e-12)
+        assert objective(prob, phi(b, X, pats)).total <= objective(prob, b).total + 1e-12
+
+
+def test_phi_strict_for_noncolinear_neurons_in_one_block():
+    X = np.eye(2)
+    pats = brute_chambers(X)
+    net = balance(ReLUNetwork([[1.0, 0.2], [0.2, 1.0]], [1.0, 1.0]))  # both in chamber (+,+)
+    prob = Problem.create(X, [1.0, 1.0], 1.0)
+    W = phi(net, X, pats)
+    assert int(np.sum(W.norms() > 0)) == 1
+    assert objective(prob, W).total < objective(prob, net).total - 1e-3
+
+
+def test_psi_phi_identities_on_minimal_nets(data):
+    X, _, pats = data
+    rng = np.random.default_rng(8)
+    for _ in range(10):
+        W = random_feasible_weights(X, pats, rng, k=6)
+        net = psi(W)  # blocks in chamber interiors -> minimal
+        W2 = phi(net, X, pats)
+        np.testing.assert_allclose(W2.W, W.W, rtol=1e-12, atol=1e-12)  # phi o psi = id (interior)
+        back = psi(W2)  # psi o phi = id on minimal nets
+        np.testing.assert_allclose(back.U, net.U, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(back.alpha, net.alpha, rtol=1e-12, atol=1e-12)
+
+
+def test_phi_face_neuron_uses_a_cone_containing_it():
+    # X = [[1],[-1]]: chambers (1,0), (0,1); u = 0 is not a neuron; d = 2 example with a face:
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    pats = brute_chambers(X)
+    net = ReLUNetwork([[1.0, 0.0]], [-1.0])  # x_2^T u = 0: ge-pattern (1,1) is a chamber
+    W = phi(net, X, pats)
+    b = int(np.flatnonzero(W.norms() > 0)[0])
+    assert b >= pats.p and np.all(pats.D[:, b - pats.p])
+    # with the pattern list lacking (1,1), the first chamber whose closure contains u is used
+    keep = [k for k in range(pats.p) if not np.all(pats.D[:, k])]
+    sub = pats.subset(keep)
+    W2 = phi(net, X, sub)
+    np.testing.assert_allclose(W2.predict(X), net.predict(X))
+    assert W2.cone_violation(X) == 0.0
+
+
+def test_splitting_invariance(data):
+    X, y, pats = data
+    rng = np.random.default_rng(2)
+    prob = Problem.create(X, y, 0.3)
+    Xtest = rng.normal(size=(30, 3))
+    for seed in range(10):
+        net = psi(random_feasible_weights(X, pats, rng, k=4))
+        width = net.width + int(rng.integers(0, 5))
+        s = random_split(net, width, seed=seed)
+        assert s.width == width
+        np.testing.assert_allclose(s.predict(Xtest), net.predict(Xtest), rtol=1e-12, atol=1e-12)
+        assert is_scaled(s, tol=1e-13)
+        assert objective(prob, s).total == pytest.approx(objective(prob, net).total, rel=1e-12)
+    one = split(ReLUNetwork([[3.0, 4.0]], [5.0]), 0, [0.25, 0.75, 0.0])
+    np.testing.assert_allclose(one.U, [[1.5, 2.0], [np.sqrt(0.75) * 3, np.sqrt(0.75) * 4], [0, 0]])
+    np.testing.assert_allclose(one.alpha, [2.5, np.sqrt(0.75) * 5, 0.0])
+    two = split_network(ReLUNetwork([[1.0], [2.0]], [1.0, 2.0]), [[1.0], [0.5, 0.5]], width=4,
+                        order=[3, 2, 1, 0])
+    np.testing.assert_allclose(two.alpha, [0.0, np.sqrt(0.5) * 2, np.sqrt(0.5) * 2, 1.0])
+
+
+def test_bad_input(data):
+    X, _, pats = data
+    W = random_feasible_weights(X, pats, np.random.default_rng(0))
+    with pytest.raises(InputError, match="does not match blocks"):
+        psi(W, np.ones((6, 2)))
+    bad = W.W.copy()
+    bad[np.flatnonzero(W.norms() > 0)[0]] *= -1
+    with pytest.raises(InputError, match="not feasible"):
+        psi(BlockWeights(bad, pats.D), X)
+    with pytest.raises(InputError, match="more than the requested width"):
+        psi(W, width=0)
+    with pytest.raises(InputError, match="expects BlockWeights"):
+        psi(np.zeros((4, 2)))
+    net = ReLUNetwork([[1.0, 0.0]], [1.0])
+    with pytest.raises(InputError, match="input dimension 2 but X has 3 columns"):
+        phi(net, X, pats)
+    with pytest.raises(InputError, match="lies in no cone"):
+        X2 = np.eye(2)
+        p2 = brute_chambers(X2)
+        phi(ReLUNetwork([[1.0, 1.0]], [1.0]), X2, p2.subset([k for k in range(p2.p)
+                                                           if not np.all(p2.D[:, k])]))
+    with pytest.raises(InputError, match="sum to 1"):
+        split(net, 0, [0.5, 0.6])
+    with pytest.raises(InputError, match=">= 0"):
+        split(net, 0, [1.5, -0.5])
+    with pytest.raises(InputError, match="out of range"):
+        split(net, 3, [1.0])

@@ -1,0 +1,381 @@
+"""The exact optimal set (SPEC §4.6-4.7; oracles O7, O8, O9, O23, O24 and a constructed non-unique
+optimum). Every network returned as optimal is checked against the certified convex optimum with
+objective(), and every one reported minimal with is_minimal()."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog, nnls
+
+from hiddenconvex import BlockWeights, InputError, Problem, ReLUNetwork, objective
+from hiddenconvex.maps import phi, psi, random_split
+from hiddenconvex.minimality import is_minimal
+from hiddenconvex.network import pad
+from hiddenconvex.optimal_set import OptimalSet, Tolerances, optimal_set, prune
+
+pytest.importorskip("hiddenconvex.convex_program")
+pytest.importorskip("hiddenconvex.certificate")
+
+from hiddenconvex.patterns import exact_chambers  # noqa: E402
+
+REL = 1e-6  # "equal to the certified convex optimum"
+
+
+def assert_optimal(S: OptimalSet, net: ReLUNetwork, minimal: bool = True):
+    val = objective(S.problem, net).total
+    assert val == pytest.approx(S.objective, rel=REL), (val, S.objective)
+    assert val >= S.lower_bound - 1e-9 * max(1.0, abs(val))
+    assert S.contains(net), S.membership(net).reason
+    if minimal:
+        assert is_minimal(net, S.problem.X, "cone", tol=1e-8)
+
+
+def all_returned_networks(S: OptimalSet):
+    nets = [S.minimal_network(), S.pruned_network(), S.sample(seed=1)]
+    if S.vertices is not None:
+        nets += S.vertex_networks()
+    return nets
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed forms
+
+
+def test_o9_two_points_m_star_2():
+    prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)
+    S = optimal_set(prob)
+    assert S.certified and not S.warnings
+    assert S.objective == pytest.approx(4.0, rel=1e-7) and S.lower_bound == pytest.approx(4.0, rel=1e-7)
+    np.testing.assert_allclose(S.yhat, [2.0, 1.0], atol=1e-7)
+    assert S.m_star == 2 and S.unique and S.num_candidates == 2 and S.num_vertices == 1
+    assert S.pruned_width == 2 and S.minimal_width == 2
+    net = S.minimal_network()
+    order = np.argsort(-net.alpha)
+    np.testing.assert_allclose(net.U[order, 0], [np.sqrt(2), -1.0], atol=1e-7)
+    np.testing.assert_allclose(net.alpha[order], [np.sqrt(2), 1.0], atol=1e-7)
+    for m in range(2, 6):  # P*_m = P_c for m >= m*: psi padded, and random splittings
+        assert_optimal(S, pad(net, m))
+        assert_optimal(S, random_split(net, m, seed=m), minimal=(m == 2))
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+    # the best single neuron (value P*_1 = 4.5 > P_c) is not in the optimal set
+    single = ReLUNetwork([[np.sqrt(2)]], [np.sqrt(2)])
+    assert objective(prob, single).total == pytest.approx(4.5)
+    assert not S.contains(single) and "not (c s_k" in S.membership(single).reason
+    # optimal directions but wrong (unbalanced) scaling / wrong fit
+    assert "not balanced" in S.membership(ReLUNetwork([[2.0], [-1.0]], [1.0, 1.0])).reason
+    assert "prediction differs" in S.membership(ReLUNetwork([[1.0], [-1.0]], [1.0, 1.0])).reason
+
+
+def test_o7_o8_single_point_closed_forms():
+    S = optimal_set(Problem.create([[1.0]], [2.0], 1.0))  # O7
+    assert S.objective == pytest.approx(1.5, rel=1e-7) and S.m_star == 1 and S.unique
+    net = S.minimal_network()
+    np.testing.assert_allclose([net.U[0, 0], net.alpha[0]], [1.0, 1.0], atol=1e-7)
+    S = optimal_set(Problem.create([[1.0, 2.0, 2.0]], [-4.0], 1.5))  # O8
+    assert S.objective == pytest.approx(1.875, rel=1e-7) and S.m_star == 1
+    net = S.minimal_network()
+    c = 7 / 6
+    np.testing.assert_allclose(net.U[0], np.sqrt(c) * np.array([1, 2, 2]) / 3, atol=1e-7)
+    np.testing.assert_allclose(net.alpha, [-np.sqrt(c)], atol=1e-7)
+    assert_optimal(S, net)
+
+
+def test_beta_max_zero_network():
+    from hiddenconvex.certificate import beta_max
+
+    prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)  # O9 / O23: beta_max = M(y) = 3
+    pats = exact_chambers(prob.X)
+    assert beta_max(prob, pats) == pytest.approx(3.0, rel=1e-9)
+    above = optimal_set(prob.with_beta(3.3))
+    assert above.m_star == 0 and above.unique and above.m_star_method == "zero"
+    assert above.objective == pytest.approx(6.5, rel=1e-6)
+    assert above.minimal_network().width == 0
+    assert above.contains(ReLUNetwork.zeros(3, 1))
+    assert not above.contains(ReLUNetwork([[1.0]], [1.0]))
+    below = optimal_set(prob.with_beta(2.7))
+    assert below.m_star == 1 and below.unique  # only the first point is fitted
+    assert_optimal(below, below.minimal_network())
+    assert beta_max(Problem.create([[1.0]], [2.0], 1.0), exact_chambers(np.array([[1.0]]))) \
+        == pytest.approx(2.0)  # O23 for O7
+
+
+# ---------------------------------------------------------------------------------------------
+# A constructed NON-UNIQUE optimum.
+# X = three unit vectors at 0, 120, 240 degrees. For lambda = beta (1, 1, 1):
+# lambda^T relu(X u) = beta * sum_j relu(x_j^T u), and max_{|u|=1} = max_A |sum_{j in A} x_j| = 1
+# is attained by SIX unit directions (each x_j and each x_i + x_j), one per chamber. Their fits are
+# e_1, e_2, e_3 and the midpoints (e_i + e_j)/2: six points on the plane 1^T z = 1 in R^3, so any
+# yhat inside the triangle cone has many decompositions. With y = yhat + beta 1, yhat = (1, 1, 2):
+# M(lambda) = beta and yhat in cone(Z) => optimal; P_c = 3/2 beta^2 + beta 1^T yhat = 5.5 (beta = 1).
+
+E = {"e1": (1, 0, 0), "e2": (0, 1, 0), "e3": (0, 0, 1),
+     "m12": (0.5, 0.5, 0), "m13": (0.5, 0, 0.5), "m23": (0, 0.5, 0.5)}
+VERTICES = [{"m12": 2, "e3": 2}, {"m13": 2, "m23": 2}, {"m13": 2, "e2": 1, "e3": 1},
+            {"e1": 1, "m23": 2, "e3": 1}, {"e1": 1, "e2": 1, "e3": 2}]
+
+
+def mercedes(yhat=(1.0, 1.0, 2.0), beta=1.0, loss="squared"):
+    ang = np.deg2rad([0.0, 120.0, 240.0])
+    X = np.c_[np.cos(ang), np.sin(ang)]
+    return Problem.create(X, np.asarray(yhat) + beta, beta, loss)
+
+
+def _named(S, v):
+    names = {}
+    for k in np.flatnonzero(v > 1e-9):
+        key = [n for n, z in E.items() if np.allclose(S.fits[:, k], z, atol=1e-7)]
+        assert len(key) == 1
+        names[key[0]] = round(float(v[k]), 6)
+    return names
+
+
+@pytest.fixture(scope="module")
+def nonunique():
+    return optimal_set(mercedes())
+
+
+def test_nonunique_polytope(nonunique):
+    S = nonunique
+    assert S.certified and not S.warnings
+    assert S.objective == pytest.approx(5.5, rel=1e-8)
+    assert S.lower_bound == pytest.approx(5.5, rel=1e-8)
+    np.testing.assert_allclose(S.dual, [1, 1, 1], atol=1e-7)
+    assert S.num_candidates == 6 and np.all(S.gamma == 1)
+    assert S.total_mass == pytest.approx(4.0, rel=1e-8)
+    assert S.equicorrelation_margin > 0.99  # the other six blocks have correlation 0
+    assert not S.unique and S.active.size == 6
+    assert S.num_vertices == 5 and S.vertices_checked == 6 + 15 + 20
+    found = sorted((sorted(_named(S, v).items()) for v in S.vertices))
+    assert found == sorted(sorted({k: float(c) for k, c in V.items()}.items()) for V in VERTICES)
+    assert S.m_star == 2 and S.m_star_method == "enumeration"
+    assert S.pruned_width == 3 and S.m_star < S.pruned_width  # pruning the solver's point: a 3-vertex
+    assert S.minimal_width == 6  # the interior-point solution uses all six candidates
+    mil = optimal_set(S.problem, solution=S.solution, m_star_method="milp")
+    assert mil.m_star == 2 and mil.m_star_method == "milp"
+
+
+def test_nonunique_vertices_match_random_lp_vertices(nonunique):
+    """Independent oracle: simplex optima of random linear objectives over P are vertices of P;
+    200 random objectives must hit exactly the enumerated vertex list."""
+    S = nonunique
+    rng = np.random.default_rng(0)
+    hit = set()
+    for _ in range(200):
+        res = linprog(rng.normal(size=S.num_candidates), A_eq=S.fits, b_eq=S.yhat,
+                      bounds=[(0, None)] * S.num_candidates, method="highs-ds")
+        d = np.linalg.norm(S.vertices - res.x, axis=1)
+        assert d.min() < 1e-7
+        hit.add(int(np.argmin(d)))
+    assert hit == set(range(S.num_vertices))
+
+
+def test_nonunique_every_optimal_network(nonunique):
+    S = nonunique
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+    V = S.vertices
+    rng = np.random.default_rng(1)
+    for _ in range(10):  # every point of P (convex combinations of vertices) gives a minimal optimum
+        a = rng.dirichlet(np.ones(len(V))) @ V
+        net = S.network(a)
+        assert net.width == 6
+        assert_optimal(S, net)
+        assert_optimal(S, random_split(net, 9, seed=2), minimal=False)
+    # the m*-network has two neurons: 2 * fit(x1 + x2) + 2 * fit(x3)
+    net = S.minimal_network()
+    assert net.width == 2 and _named(S, S.m_star_coefficients) == {"m12": 2.0, "e3": 2.0}
+    # pruning a deterministic interior point (barycentre of the vertices) also ends at a vertex
+    bary = S.weights(V.mean(axis=0))
+    pr = prune(bary, S.problem.X)
+    a = np.array([np.linalg.norm(pr.W[b[0]]) for b in S.candidate_blocks])
+    assert np.min(np.linalg.norm(V - a, axis=1)) < 1e-9
+
+
+def test_nonunique_symmetric_target_and_logistic():
+    S = optimal_set(mercedes(yhat=(1.0, 1.0, 1.0)))
+    assert not S.unique and S.num_vertices == 5 and S.m_star == 2
+    assert S.objective == pytest.approx(4.5, rel=1e-8)
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruning
+
+
+def _random_feasible_weights(X, pats, rng, k):
+    p = pats.p
+    W = np.zeros((2 * p, X.shape[1]))
+    index = {pats.D[:, j].tobytes(): j for j in range(p)}
+    for _ in range(k):
+        u = rng.normal(size=X.shape[1])
+        W[index[(X @ u >= 0).tobytes()] + p * int(rng.integers(2))] += rng.uniform(0.1, 2) * u
+    return BlockWeights(W, pats.D)
+
+
+def test_prune_any_feasible_weights():
+    rng = np.random.default_rng(7)
+    for n, d in [(4, 3), (5, 2), (6, 3)]:
+        X = rng.normal(size=(n, d))
+        pats = exact_chambers(X)
+        for _ in range(8):
+            W = _random_feasible_weights(X, pats, rng, k=int(rng.integers(n, 3 * n)))
+            P = prune(W, X)
+            act = np.flatnonzero(P.norms() > 0)
+            assert act.size <= n
+            assert np.linalg.matrix_rank(P.fits(X)[:, act]) == act.size
+            assert P.cone_violation(X) == 0.0
+            scale = np.abs(W.fits(X)).sum()
+            np.testing.assert_allclose(P.predict(X), W.predict(X), atol=1e-9 * scale)
+            assert P.regularization() <= W.regularization() + 1e-12
+            # psi/phi round trip keeps the (non-optimal) objective relation
+            prob = Problem.create(X, rng.normal(size=n), 0.3)
+            assert objective(prob, psi(P)).total == pytest.approx(objective(prob, P).total, rel=1e-12)
+            assert objective(prob, phi(psi(P), X, pats)).total <= objective(prob, P).total + 1e-12
+
+
+def test_prune_optimal_keeps_objective(nonunique):
+    S = nonunique
+    W = S.solution.weights
+    P = S.pruned_weights
+    assert P.regularization() == pytest.approx(W.regularization(), rel=1e-7)
+    assert objective(S.problem, P).total == pytest.approx(S.objective, rel=1e-8)
+    with pytest.raises(InputError, match="expects BlockWeights"):
+        prune(np.zeros((4, 2)), S.problem.X)
+
+
+# ---------------------------------------------------------------------------------------------
+# O24: m* <= n, vertices, P*_m = P_c for m >= m*; MILP = enumeration = brute force
+
+
+def _brute_m_star(Z, yhat, tol):
+    K = Z.shape[1]
+    if np.linalg.norm(yhat) <= tol:
+        return 0
+    for size in range(1, K + 1):
+        for Sup in itertools.combinations(range(K), size):
+            _, res = nnls(Z[:, list(Sup)], yhat)
+            if res <= tol:
+                return size
+    return None
+
+
+@pytest.mark.parametrize("seed, n, d, beta", [(0, 5, 2, 0.1), (1, 6, 2, 0.3), (2, 5, 3, 0.2),
+                                              (3, 4, 3, 0.05)])
+def test_o24_random(seed, n, d, beta):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    prob = Problem.create(X, rng.normal(size=n) * 2, beta)
+    S = optimal_set(prob)
+    assert S.certified and not S.warnings
+    tol = 1e-6 * max(1.0, np.linalg.norm(S.yhat))
+    assert S.m_star == _brute_m_star(S.fits, S.yhat, tol) <= n
+    for v in S.vertices:
+        sup = np.flatnonzero(v > 0)
+        assert sup.size <= n and np.linalg.matrix_rank(S.fits[:, sup]) == sup.size
+    net = S.minimal_network()
+    for m in range(S.m_star, S.m_star + 3):
+        assert objective(prob, pad(net, m)).total == pytest.approx(S.objective, rel=REL)
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+    mil = optimal_set(prob, solution=S.solution, m_star_method="milp")
+    assert mil.m_star == S.m_star
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_o24_random_larger(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, d = 8, 2 + seed % 2
+    X = rng.normal(size=(n, d))
+    prob = Problem.create(X, rng.normal(size=n) * 2, 0.1 + 0.1 * seed)
+    S = optimal_set(prob, vertices=True)
+    assert S.certified and not S.warnings
+    assert S.m_star == _brute_m_star(S.fits, S.yhat, 1e-6 * max(1, np.linalg.norm(S.yhat))) <= n
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+
+
+def test_logistic():
+    rng = np.random.default_rng(5)
+    X = np.c_[rng.normal(size=(6, 2)), np.ones(6)]
+    y = np.where(rng.normal(size=6) > 0, 1.0, -1.0)
+    S = optimal_set(Problem.create(X, y, 0.1, "logistic"))
+    assert S.certified and not S.warnings and S.m_star >= 1
+    for th in all_returned_networks(S):
+        assert_optimal(S, th)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_bad_input(nonunique):
+    with pytest.raises(InputError, match="strictly convex loss"):
+        optimal_set(Problem.create([[1.0], [-1.0]], [1.0, -1.0], 0.5, "hinge"))
+    S = nonunique
+    with pytest.raises(InputError, match="input dimension 3 but the data have 2 columns"):
+        S.contains(ReLUNetwork(np.ones((2, 3)), [1.0, 1.0]))
+    with pytest.raises(InputError, match="expected a ReLUNetwork"):
+        S.contains(np.ones((2, 2)))
+    with pytest.raises(InputError, match="m_star_method"):
+        optimal_set(S.problem, solution=S.solution, m_star_method="greedy")
+    with pytest.raises(InputError, match="different problem"):
+        optimal_set(S.problem.with_beta(2.0), solution=S.solution)
+    with pytest.raises(InputError, match="coefficients must have shape"):
+        S.network([1.0, 2.0])
+    with pytest.raises(InputError, match="expected a Problem"):
+        optimal_set("data.csv")
+    assert isinstance(Tolerances().fit, float)
+
+
+def test_hinge_fixed_prediction_o15():
+    # O15: n = 1, x = 1, y = 1, beta = 0.5 < 1 -> P_c = beta, w = 1 (unique here)
+    prob = Problem.create([[1.0]], [1.0], 0.5, "hinge")
+    S = optimal_set(prob, fixed_prediction=True)
+    assert S.scope == "fixed_prediction"
+    assert S.objective == pytest.approx(0.5, rel=1e-6) and S.m_star == 1
+    assert_optimal(S, S.minimal_network())
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def _write_csv(path, X, y):
+    with open(path, "w") as f:
+        f.write(",".join([f"x{j}" for j in range(X.shape[1])] + ["y"]) + "\n")
+        for row, t in zip(X, y, strict=True):
+            f.write(",".join(repr(float(v)) for v in [*row, t]) + "\n")
+
+
+def test_cli_json(tmp_path, capsys):
+    from hiddenconvex.cli import main
+
+    prob = mercedes()
+    csv = tmp_path / "mercedes.csv"
+    _write_csv(csv, prob.X, prob.y)
+    assert main(["optimal-set", str(csv), "--beta", "1", "--method", "exact", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["m_star"] == 2 and rec["unique"] is False and rec["num_candidates"] == 6
+    assert rec["pruned_width"] == 3 and rec["minimal_width"] == 6 and rec["certified"] is True
+    assert rec["vertices_checked"] == 41 and rec["num_vertices"] == 5
+    assert rec["objective"] == pytest.approx(5.5, rel=1e-8)
+    assert rec["num_patterns"] == 6 and rec["status"] and rec["solver"] == "clarabel"
+    assert main(["optimal-set", str(csv), "--beta", "1"]) == 0  # table output
+    assert "m_star" in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path, capsys):
+    from hiddenconvex.cli import main
+
+    csv = tmp_path / "d.csv"
+    _write_csv(csv, np.array([[1.0], [-1.0]]), np.array([1.0, -1.0]))
+    assert main(["optimal-set", str(csv), "--beta", "0.5", "--loss", "hinge", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "strictly convex loss" in err and "Traceback" not in err
+    assert main(["optimal-set", str(tmp_path / "missing.csv"), "--beta", "1"]) == 2
+    assert main(["optimal-set", str(csv), "--beta", "-1"]) == 2
