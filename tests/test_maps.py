@@ -1,31 +1,13 @@
-"""psi, phi and splitting (SPEC §4.2-4.4, oracle O16). Chambers are brute-forced here (all 2^n sign
-vectors, one LP each) so these tests do not depend on hiddenconvex.patterns."""
-
-import itertools
+"""psi, phi and splitting (SPEC §4.2-4.4, oracle O16). Chambers come from the brute-force oracle
+(all 2^n sign vectors, one LP each) so these tests do not depend on hiddenconvex.patterns."""
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
+from oracles import brute_chambers
 
-from hiddenconvex import BlockWeights, InputError, Patterns, Problem, ReLUNetwork, objective
+from hiddenconvex import BlockWeights, InputError, Problem, ReLUNetwork, objective
 from hiddenconvex.maps import block_assignment, phi, psi, random_split, split, split_network
 from hiddenconvex.network import balance, is_scaled
-
-
-def brute_chambers(X) -> Patterns:
-    """All chambers of {x_j^T u = 0}: sign vectors s with {s_j x_j^T u >= 1} feasible."""
-    X = np.asarray(X, dtype=float)
-    n, d = X.shape
-    D, wit = [], []
-    for s in itertools.product([1.0, -1.0], repeat=n):
-        s = np.array(s)
-        A = -(s[:, None] * X)
-        res = linprog(np.zeros(d), A_ub=A, b_ub=-np.ones(n), bounds=[(None, None)] * d, method="highs")
-        if res.status == 0:
-            D.append(s > 0)
-            wit.append(res.x)
-    return Patterns(D=np.array(D).T, witnesses=np.array(wit), method="exact", complete=True,
-                    rank=int(np.linalg.matrix_rank(X)))
 
 
 def random_feasible_weights(X, pats, rng, k=5):
