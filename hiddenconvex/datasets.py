@@ -1,20 +1,41 @@
-"""Reading data files (CSV with a header row). Edge module: the only place that reads data.
+"""Reading data files (CSV with a header row) and the registry of bundled datasets.
 
-Target column ``y`` unless ``target`` says otherwise; ``bias=True`` appends a ones column
-(regularized bias, SPEC §1.1).
+Edge module: the only place that reads data. Target column ``y`` unless ``target`` says
+otherwise; ``bias=True`` appends a ones column (regularized bias, SPEC §1.1).
+
+Bundled datasets live in the repository's ``data/`` folder (``data/README.md`` gives source,
+license and preprocessing of every file). The folder is found, in this order, from the explicit
+``data_dir`` argument, the environment variable ``HIDDENCONVEX_DATA_DIR``, or ``data/`` next to
+the package directory (``<repo>/data`` for a source checkout / editable install).
+:func:`list_datasets` names the registered datasets plus any other ``*.csv`` in that folder;
+:func:`dataset_info` returns the registered metadata (intended loss, bias column, generator).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["Dataset", "load_csv"]
+__all__ = [
+    "Dataset",
+    "DatasetInfo",
+    "DATA_DIR_ENV",
+    "REGISTRY",
+    "load_csv",
+    "resolve_data_dir",
+    "list_datasets",
+    "dataset_info",
+    "dataset_path",
+    "load_dataset",
+]
+
+DATA_DIR_ENV = "HIDDENCONVEX_DATA_DIR"
 
 
 @dataclass(frozen=True)
@@ -74,3 +95,223 @@ def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False) -> 
     name = os.path.splitext(os.path.basename(path))[0]
     return Dataset(X=X, y=y, features=tuple(map(str, features)), name=name,
                    meta={"path": path, "target": target, "bias": bias})
+
+
+# --------------------------------------------------------------------------- bundled datasets
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Metadata of a bundled dataset (details in ``data/README.md``).
+
+    Attributes
+    ----------
+    name : str
+        Registry name; the file is ``<name>.csv`` in the data folder.
+    task : {"regression", "classification"}
+        Classification targets are ±1.
+    loss : str
+        Intended loss (``squared``, ``logistic``, ``hinge``); any loss whose label rule fits works.
+    bias : bool
+        Whether the intended model has a (regularized) bias: load with ``bias=True``.
+    n, d : int
+        Rows and feature columns of the file (without bias column).
+    source : {"synthetic", "scikit-learn"}
+    description : str
+        One line: what the data are and how they were preprocessed.
+    generator : str or None
+        For synthetic data: the :mod:`hiddenconvex.synthetic` function that wrote the file
+        (``scripts/make_datasets.py``) ...
+    params : tuple of (str, value) pairs
+        ... and its keyword arguments (``dict(info.params)``).
+    """
+
+    name: str
+    task: str
+    loss: str
+    bias: bool
+    n: int
+    d: int
+    source: str
+    description: str
+    generator: str | None = None
+    params: tuple = ()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+    def generator_kwargs(self) -> dict:
+        return dict(self.params)
+
+
+def _synthetic(name, task, loss, fit_bias, description, generator, params: dict) -> DatasetInfo:
+    n = int(params["n"])
+    d = {"teacher_1d": 1, "teacher_2d": 2, "two_spirals": 2}.get(generator, params.get("d"))
+    return DatasetInfo(name, task, loss, fit_bias, n, int(d), "synthetic", description, generator,
+                       tuple(params.items()))
+
+
+def _sklearn(name, task, loss, bias, n, d, description) -> DatasetInfo:
+    return DatasetInfo(name, task, loss, bias, n, d, "scikit-learn", description)
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        _synthetic(
+            "default", "regression", "squared", False,
+            "2-D teacher ReLU net (3 neurons, no bias) + N(0, 0.05^2) noise, n = 40; "
+            "the data of `make run` (beta = 0.1)",
+            "teacher_2d", dict(n=40, seed=25, width=3, noise=0.05, bias=False),
+        ),
+        _synthetic(
+            "teacher_1d", "regression", "squared", True,
+            "1-D teacher ReLU net with kinks inside [-2, 2] + N(0, 0.05^2) noise, n = 30; "
+            "fit with a bias column (rank 2: 2n chambers)",
+            "teacher_1d", dict(n=30, seed=0, width=3, noise=0.05),
+        ),
+        _synthetic(
+            "teacher_2d", "regression", "squared", True,
+            "2-D teacher ReLU net with biases + N(0, 0.05^2) noise, n = 30; fit with a bias "
+            "column (rank 3)",
+            "teacher_2d", dict(n=30, seed=0, width=3, noise=0.05, bias=True),
+        ),
+        _synthetic(
+            "low_rank", "regression", "squared", False,
+            "rank-2 Gaussian features in R^5 (n = 40), targets of a bias-free 3-neuron teacher "
+            "+ N(0, 0.1^2) noise (exact enumeration in R^2: 2n chambers)",
+            "low_rank_gaussian", dict(n=40, d=5, rank=2, seed=0, teacher_width=3, noise=0.1),
+        ),
+        _synthetic(
+            "spirals", "classification", "logistic", True,
+            "two interleaved spirals (one turn, noise 0.05), labels +1/-1, n = 30; fit with a "
+            "bias column (rank 3)",
+            "two_spirals", dict(n=30, seed=0, turns=1.0, noise=0.05),
+        ),
+        _sklearn("iris", "classification", "logistic", True, 150, 4,
+                 "iris (scikit-learn copy), versicolor (+1) vs setosa/virginica (-1), "
+                 "standardized features"),
+        _sklearn("wine", "classification", "logistic", True, 178, 13,
+                 "wine (scikit-learn copy), class_1 (+1) vs class_0/class_2 (-1), "
+                 "standardized features"),
+        _sklearn("breast_cancer", "classification", "logistic", True, 569, 30,
+                 "breast cancer Wisconsin diagnostic (scikit-learn copy), malignant (+1) vs "
+                 "benign (-1), standardized features"),
+        _sklearn("diabetes", "regression", "squared", True, 442, 10,
+                 "diabetes (scikit-learn copy, unscaled version), standardized features and "
+                 "standardized target"),
+        _sklearn("iris_pca2", "classification", "logistic", True, 40, 2,
+                 "iris versicolor-vs-rest, standardized PCA-2 scores, 40 rows subsampled "
+                 "with seed 0"),
+        _sklearn("wine_pca2", "classification", "logistic", True, 40, 2,
+                 "wine class_1-vs-rest, standardized PCA-2 scores, 40 rows subsampled "
+                 "with seed 0"),
+        _sklearn("breast_cancer_pca2", "classification", "logistic", True, 40, 2,
+                 "breast cancer malignant-vs-benign, standardized PCA-2 scores, 40 rows "
+                 "subsampled with seed 0"),
+        _sklearn("diabetes_pca2", "regression", "squared", True, 40, 2,
+                 "diabetes, standardized PCA-2 scores and standardized target, 40 rows "
+                 "subsampled with seed 0"),
+    )
+}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data folder: ``data_dir`` if given, else ``$HIDDENCONVEX_DATA_DIR``, else ``<repo>/data``.
+
+    Raises :class:`InputError` when the folder does not exist.
+    """
+    if data_dir is not None:
+        where, how = Path(os.fspath(data_dir)), "data_dir argument"
+    elif os.environ.get(DATA_DIR_ENV):
+        where, how = Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"
+    else:
+        where = Path(__file__).resolve().parent.parent / "data"
+        how = f"default location next to the package (set ${DATA_DIR_ENV} to override)"
+    if not where.is_dir():
+        raise InputError(f"data folder not found: {where} ({how})")
+    return where
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Sorted names of the registered datasets plus any other ``*.csv`` file in the data folder.
+
+    Registered names are listed even when the folder is missing (``data_dir`` is only read for
+    the extra files; a missing folder contributes none).
+    """
+    names = set(REGISTRY)
+    try:
+        folder = resolve_data_dir(data_dir)
+    except InputError:
+        folder = None
+    if folder is not None:
+        names.update(p.stem for p in folder.glob("*.csv") if p.is_file())
+    return sorted(names)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Registered metadata of a bundled dataset (unregistered names → :class:`InputError`)."""
+    if name not in REGISTRY:
+        raise InputError(
+            f"no registry entry for dataset {name!r}; registered: {', '.join(sorted(REGISTRY))}"
+        )
+    return REGISTRY[name]
+
+
+def dataset_path(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Path of the CSV file of dataset ``name``.
+
+    Raises :class:`InputError` for an unknown name (listing the available names) or when a
+    registered dataset's file is missing from the data folder.
+    """
+    if not isinstance(name, str) or not name:
+        raise InputError(f"dataset name must be a non-empty string, got {name!r}")
+    known = list_datasets(data_dir)
+    if name not in known:
+        raise InputError(f"unknown dataset {name!r}; available: {', '.join(known)}")
+    folder = resolve_data_dir(data_dir)
+    path = folder / f"{name}.csv"
+    if not path.is_file():
+        raise InputError(
+            f"dataset {name!r} is registered but its file {path} is missing "
+            f"(regenerate with scripts/make_datasets.py or scripts/export_sklearn_datasets.py)"
+        )
+    return path
+
+
+def load_dataset(
+    name: str, *, bias: bool | None = None, data_dir: str | os.PathLike | None = None
+) -> Dataset:
+    """Load a bundled dataset by name with :func:`load_csv` (target column ``y``).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_datasets`.
+    bias : bool, optional
+        Append a ones column. Default: the registry's intended model (``dataset_info(name).bias``;
+        False for unregistered files).
+    data_dir : path, optional
+        Data folder (see :func:`resolve_data_dir`).
+
+    Returns
+    -------
+    Dataset
+        ``name`` is the dataset name; ``meta`` holds ``path``, ``target``, ``bias`` and, for
+        registered datasets, ``task``, ``loss``, ``source``, ``description`` (and ``generator``,
+        ``params`` for synthetic ones).
+    """
+    path = dataset_path(name, data_dir)
+    info = REGISTRY.get(name)
+    if bias is None:
+        bias = info.bias if info is not None else False
+    ds = load_csv(path, target="y", bias=bool(bias))
+    meta = dict(ds.meta)
+    meta["path"] = str(path)
+    if info is not None:
+        meta.update(task=info.task, loss=info.loss, source=info.source,
+                    description=info.description)
+        if info.generator is not None:
+            meta.update(generator=info.generator, params=info.generator_kwargs())
+    return Dataset(X=ds.X, y=ds.y, features=ds.features, name=name, meta=meta)

@@ -4,16 +4,112 @@ The canonical list is the list of CHAMBER patterns: strict sign vectors s ∈ {�
 full-dimensional cells of the central arrangement {x_j^T u = 0} (zero rows x_j = 0 get s_j = +1).
 Each pattern comes with a witness direction u strictly inside its chamber.
 
+Exact enumeration (:func:`exact_chambers`) — the extreme-ray method
+---------------------------------------------------------------------
+1. Reduce to the rank r of X (SPEC §1.3): if r < d, work with the rows of X V_r (thin SVD
+   X = U_r Σ_r V_r^T, V_r orthonormal) and lift witnesses back by u = V_r w; if r = d, work
+   with X itself (no rounding at all).
+2. Merge parallel and anti-parallel rows into the L distinct hyperplanes with unit normals
+   h_1..h_L; drop zero rows. The arrangement {h_l^T w = 0} in R^r is essential (rank r).
+3. r = 0: one chamber; r = 1: two; r = 2: sort the 2L boundary rays by angle (one chamber per
+   arc). r ≥ 3: every chamber is a pointed cone, so it has extreme rays, and each extreme ray lies
+   on a line where hyperplanes spanning r−1 dimensions meet. For every (r−1)-subset of
+   hyperplanes the generalized cross product (cofactors) gives the line v; the rows with
+   h_l^T v = 0 form its zero set Z(v). The chambers whose closure contains v are exactly the sign
+   vectors equal to sign(h_l^T v) off Z(v) and equal to a chamber of the local arrangement
+   {h_l : l ∈ Z(v)} on Z(v) — all 2^{r−1} sign combinations when |Z(v)| = r−1 (generic line),
+   the chambers of a rank-(r−1) arrangement (same routine, recursively) when more hyperplanes
+   pass through the line (lines are de-duplicated by their zero set first). The chambers around
+   −v are the negations of those around v; candidates are stored up to negation and
+   de-duplicated on packed 64-bit words.
+4. Witness of a chamber = the sum of its unit extreme rays (every extreme ray of a chamber is
+   found exactly once, and their sum lies strictly inside the cone), normalized. Every witness is
+   verified in the original coordinates (``sign(X u) == s``, no zero on a nonzero row, relative
+   margin above the rounding level); a failure is repaired by a max-margin LP, and if that fails
+   a :class:`~hiddenconvex.errors.SolverError` is raised.
+
+Numerical tolerance (rounding level, scale-free, consistent): r unit normals count as linearly
+dependent iff |det| ≤ C·eps·Σ_t vol(the r−1 others), C = 128 — the largest change of the
+determinant that perturbing the rows by C rounding units can cause. The rule is symmetric in the
+r normals, so every (r−1)-subset through which a line is computed reaches the same decision (for
+r = 2 it is the parallel-row merge, unit normals within 2C·eps up to sign). A float determinant
+decides when its rigorous error bound allows; otherwise (ill-conditioned subsets, e.g. clusters of
+near-duplicate rows) it is evaluated exactly in rational arithmetic, and line directions of
+ill-conditioned subsets are computed exactly and rounded once. Hence exactly degenerate data
+(duplicates, scaled copies such as 0.1·x, integer grids, standardized grids, flats through common
+lines) are recognized as degenerate, and everything else is enumerated as the given floats
+define it, however thin its chambers. Chambers too thin for any double-precision witness (data
+degenerate only up to ~1e-12, neither exactly nor clearly) raise a SolverError. The rank is
+numpy's ``matrix_rank`` (singular values > σ_max·max(n, d)·eps).
+
 This module is pure (no I/O). Disk caching lives in :mod:`hiddenconvex.cache`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Patterns"]
+from .errors import InputError, SolverError, check_matrix, check_seed
+
+__all__ = [
+    "Patterns",
+    "DEFAULT_MAX_EXACT",
+    "DEFAULT_N_SAMPLES",
+    "MAX_GE_FLATS",
+    "cover_count",
+    "cover_bound",
+    "exact_chambers",
+    "exact_ge_patterns",
+    "sample_patterns",
+    "enumerate_patterns",
+]
+
+#: ``method="auto"`` enumerates exactly when Cover's bound on the number of chambers is at most
+#: this. The exact enumeration itself is fast far beyond it (n = 400, r = 3: 159,602 chambers in
+#: about a second); the limit is set by the consumer: the convex program has 2p blocks of d
+#: variables and 2p·n cone constraints, and p = 20,000 (40,000 blocks) is about the largest list a
+#: cvxpy/Clarabel solve handles in minutes for n ≈ 100. Above it, sampling keeps it tractable.
+DEFAULT_MAX_EXACT = 20_000
+
+#: Default number of Gaussian gates for ``method="sample"``: at most 5,000 distinct patterns, i.e. a
+#: convex program a quarter the size of the largest exact one allowed by :data:`DEFAULT_MAX_EXACT`.
+#: Sampled lists are incomplete; certify them with the dual check of SPEC §2.4.
+DEFAULT_N_SAMPLES = 5_000
+
+#: ``pattern_set="ge"`` enumerates the cells of every flat of the arrangement; it refuses
+#: arrangements with more flats than this (InputError).
+MAX_GE_FLATS = 5_000
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+#: Degeneracy threshold in units of eps (module docstring): r unit normals are dependent iff
+#: |det| ≤ _C_DEGENERATE·eps·Σ_t vol(the r−1 others) — the change of the determinant that
+#: perturbations of the rows by _C_DEGENERATE rounding units can cause. Symmetric in the r normals,
+#: so every (r−1)-subset reaches the same decision.
+_C_DEGENERATE = 128.0
+
+
+def _float_err(r: int) -> float:
+    """Relative (to the permanent) error allowance of a computed r x r determinant."""
+    return 4.0 * (r + 2) * _EPS
+
+
+def _parallel_tol(d: int) -> float:
+    """Unit normals within this distance (up to sign) are the same hyperplane (the r = 2 case of
+    the determinant rule: |h_i ∧ h_j| ≤ C·eps·(‖h_i‖ + ‖h_j‖))."""
+    return 2.0 * _C_DEGENERATE * _EPS
+
+
+def _margin_tol(d: int) -> float:
+    """Relative margin a witness must have: s_j x_j^T u > tol ‖x_j‖ ‖u‖ (sign beyond rounding)."""
+    return 32.0 * max(d, 1) * _EPS
+_CHUNK_ENTRIES = 4_000_000  # lines per chunk ≈ this / L (bounds the (lines × L) sign matrix)
+_SAMPLE_CHUNK = 4096  # gates per chunk; chunk c uses default_rng([seed, c]) (prefix-stable)
 
 
 @dataclass(frozen=True)
@@ -25,8 +121,10 @@ class Patterns:
     D : bool array, shape (n, p)
         Column k is the diagonal of D_k.
     witnesses : array, shape (p, d)
-        ``witnesses[k]`` generates pattern k: ``1[X u ≥ 0] == D[:, k]``. For chambers it lies strictly
-        inside the chamber (``x_j^T u != 0`` for every nonzero row).
+        ``witnesses[k]`` generates pattern k: ``1[X u ≥ 0] == D[:, k]``. For chambers it lies
+        strictly inside the chamber (``x_j^T u != 0`` for every nonzero row). For
+        ``pattern_set="ge"`` it lies in the relative interior of a cell; rows with x_j^T u = 0 in
+        exact arithmetic may evaluate to ±1e-16 in floating point.
     method : {"exact", "sample"}
         How the list was obtained.
     complete : bool
@@ -95,3 +193,861 @@ class Patterns:
             "pattern_set": self.pattern_set, "num_patterns": self.p, "complete": self.complete,
             "samples": self.n_samples, "seed": self.seed,
         }
+
+    def to_record(self) -> dict:
+        """Flat record for CSV writers (same keys as :meth:`summary`)."""
+        return self.summary()
+
+
+# ==================================================================================================
+# Counting
+
+
+def cover_count(n: int, r: int) -> int:
+    r"""Cover's number :math:`2\sum_{k<r}\binom{n-1}{k}` of chambers of n hyperplanes in general
+    position in R^r (SPEC §3.1); an upper bound for any n hyperplanes of rank r.
+
+    ``r = 0`` (all rows zero) has exactly one chamber; ``n ≤ r`` gives 2^n.
+    """
+    for name, v in (("n", n), ("r", r)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise InputError(f"{name} must be a non-negative integer, got {v!r}")
+    n, r = int(n), int(r)
+    if r == 0 or n == 0:
+        return 1
+    return 2 * sum(math.comb(n - 1, k) for k in range(r))
+
+
+def cover_bound(X) -> int:
+    """Cover's bound ``cover_count(L, r)`` for X: r = rank(X), L = number of distinct hyperplanes
+    (nonzero rows, parallel and anti-parallel ones merged). Exact in general position; never below
+    the true chamber count; at most ``cover_count(n, rank)``."""
+    X = check_matrix(X)
+    red = _reduce(X)
+    return cover_count(red.H.shape[0], red.rank)
+
+
+# ==================================================================================================
+# Reduction: rank (SVD) and distinct hyperplanes
+
+
+@dataclass(frozen=True)
+class _Reduced:
+    rank: int
+    lift: np.ndarray  # (k, r): original coordinates u = lift @ w (identity or orthonormal V_r)
+    H: np.ndarray  # (L, r) unit normals of the distinct hyperplanes (reduced coordinates)
+    rep: np.ndarray  # (m,) hyperplane of each row, -1 for zero rows
+    orient: np.ndarray  # (m,) +1 / -1: row j is orient_j * (positive multiple of) h_rep
+    Xw: np.ndarray  # (m, r) reduced rows (X itself when r = k)
+
+
+def _reduce(A: np.ndarray) -> _Reduced:
+    """Rank-r coordinates and the distinct hyperplanes of the rows of A (m, k)."""
+    m, k = A.shape
+    if m == 0 or k == 0 or not np.any(A):
+        return _Reduced(0, np.zeros((k, 0)), np.zeros((0, 0)), np.full(m, -1), np.ones(m, int),
+                        np.zeros((m, 0)))
+    _, s, Vt = np.linalg.svd(A, full_matrices=False)
+    r = int(np.count_nonzero(s > s[0] * max(m, k) * np.finfo(float).eps))
+    if r == k:
+        lift, Xw = np.eye(k), A
+    else:
+        lift = np.ascontiguousarray(Vt[:r].T)
+        Xw = A @ lift  # = U_r Σ_r; exactly zero rows stay exactly zero
+    rep, orient, H = _distinct_hyperplanes(Xw, _parallel_tol(k))
+    return _Reduced(r, lift, H, rep, orient, Xw)
+
+
+def _distinct_hyperplanes(A: np.ndarray, tol: float):
+    """Merge parallel / anti-parallel rows. Returns rep (m,), orient (m,), unit normals H (L, r)."""
+    m, r = A.shape
+    rep = np.full(m, -1)
+    orient = np.ones(m, dtype=int)
+    norms = np.linalg.norm(A, axis=1)
+    nz = np.flatnonzero(np.any(A != 0, axis=1))
+    if nz.size == 0:
+        return rep, orient, np.zeros((0, r))
+    U = A[nz] / norms[nz, None]
+    # sign-canonical form: first entry of magnitude > 0.5/sqrt(r) made positive (exact duplicates
+    # merge here; near-duplicates are merged by _merge_close)
+    lead = U[np.arange(len(U)), np.argmax(np.abs(U) > 0.5 / np.sqrt(r), axis=1)]
+    flip = np.where(lead < 0, -1, 1)
+    Uc = U * flip[:, None]
+    uniq, first, inv = np.unique(Uc, axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    order = np.argsort(first)  # keep first-appearance order of the distinct directions
+    rank_of = np.empty_like(order)
+    rank_of[order] = np.arange(len(order))
+    Q = uniq[order]  # (q, r) distinct directions, first-appearance order
+    cls_id, cls_sign = _merge_close(Q, tol)  # class root of each direction, sign w.r.t. the root
+    roots, cls = np.unique(cls_id, return_inverse=True)
+    cls = cls.reshape(-1)
+    qi = rank_of[inv]  # direction index of each nonzero row
+    row_cls = cls[qi]
+    # number the hyperplanes by first appearance among the rows
+    first_row = np.full(roots.size, nz.size)
+    np.minimum.at(first_row, row_cls, np.arange(nz.size))
+    order_h = np.argsort(first_row)
+    new = np.empty_like(order_h)
+    new[order_h] = np.arange(order_h.size)
+    rep[nz] = new[row_cls]
+    orient[nz] = flip * cls_sign[qi]
+    H = Q[roots[order_h]]
+    return rep, orient, np.ascontiguousarray(H)
+
+
+def _merge_close(Q: np.ndarray, tol: float):
+    """Classes of unit vectors equal up to sign within ``tol`` (first index wins)."""
+    q = Q.shape[0]
+    cls = np.arange(q)
+    sign = np.ones(q, dtype=int)
+    step = max(1, _CHUNK_ENTRIES // max(q, 1))
+    for i0 in range(0, q, step):
+        G = Q[i0:i0 + step] @ Q.T  # (c, q)
+        cand_i, cand_j = np.nonzero(np.abs(G) >= 1.0 - 1e-6)
+        keep = cand_j < cand_i + i0
+        cand_i, cand_j = cand_i[keep] + i0, cand_j[keep]
+        if cand_i.size == 0:
+            continue
+        s = np.where(G[cand_i - i0, cand_j] < 0, -1, 1)
+        dist = np.linalg.norm(Q[cand_i] - s[:, None] * Q[cand_j], axis=1)
+        ok = dist <= tol
+        for i, j, sg in zip(cand_i[ok], cand_j[ok], s[ok], strict=True):
+            if cls[i] == i:  # first (smallest) partner wins; partners are visited in order of j
+                cls[i] = cls[j]
+                sign[i] = sg * sign[j]
+    return cls, sign
+
+
+# ==================================================================================================
+# Bit-packed sign vectors
+
+
+def _pack(B: np.ndarray) -> np.ndarray:
+    """bool (m, L) -> uint64 words (m, W); bit l of a vector is bit l % 64 of word l // 64."""
+    m, L = B.shape
+    W = max(1, (L + 63) // 64)
+    P = np.packbits(B, axis=1, bitorder="little")
+    out = np.zeros((m, 8 * W), dtype=np.uint8)
+    out[:, : P.shape[1]] = P
+    return out.view("<u8")
+
+
+def _unpack(words: np.ndarray, L: int) -> np.ndarray:
+    """uint64 words (m, W) -> bool (m, L)."""
+    b = np.ascontiguousarray(words, dtype="<u8").view(np.uint8)
+    return np.unpackbits(b, axis=1, count=L, bitorder="little").view(bool)
+
+
+def _unpack_transposed(words: np.ndarray, L: int) -> np.ndarray:
+    """uint64 words (m, W) -> bool (L, m), C-contiguous (row l = bit l of every vector)."""
+    b = np.ascontiguousarray(np.ascontiguousarray(words, dtype="<u8").view(np.uint8).T)
+    return np.unpackbits(b, axis=0, count=L, bitorder="little").view(bool)
+
+
+_REVERSE_BYTE = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
+
+
+def _lex_order_words(words: np.ndarray) -> np.ndarray:
+    """Order of packed vectors lexicographic in (bit 0, bit 1, ...), 0 < 1."""
+    m, W = words.shape
+    if m <= 1:
+        return np.arange(m)
+    rb = _REVERSE_BYTE[np.ascontiguousarray(words, dtype="<u8").view(np.uint8)]
+    keys = rb.view(">u8").astype(np.uint64)  # byte 0 (bits 0..7, bit 0 first) most significant
+    return np.lexsort(keys.T[::-1])
+
+
+def _unique_words(words: np.ndarray):
+    """Indices of the first occurrence of each distinct row and the inverse map (hash + check)."""
+    m, W = words.shape
+    if W == 1:
+        key = words[:, 0]
+    else:
+        mult = (np.random.default_rng(20240611).integers(0, 2**63, size=W, dtype=np.uint64)
+                * np.uint64(2) + np.uint64(1))
+        x = words ^ (words >> np.uint64(31))
+        x = x * mult
+        key = np.bitwise_xor.reduce(x ^ (x >> np.uint64(29)), axis=1)
+        key = key + (words[:, 0] * np.uint64(0x9E3779B97F4A7C15))
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if W > 1 and not np.array_equal(words[first[inv]], words):  # hash collision: exact fallback
+        _, first, inv = np.unique(words, axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    return first, inv
+
+
+# ==================================================================================================
+# Chambers of a central arrangement
+
+
+def _chambers_of(A: np.ndarray):
+    """All chambers of the central arrangement of the rows of A (m, k).
+
+    Returns
+    -------
+    signs : bool array, shape (p, m)   (True = +1; zero rows True)
+    witnesses : array, shape (p, k)    (strictly inside, in A's coordinates)
+    reduced : _Reduced
+    """
+    red = _reduce(A)
+    words, wr = _essential_chambers(red.H, red.rank)
+    signs = _expand(_unpack(words, red.H.shape[0]), red)
+    return signs, wr @ red.lift.T, red
+
+
+def _expand(sH: np.ndarray, red: _Reduced) -> np.ndarray:
+    """Hyperplane signs (p, L) -> row signs (p, m)."""
+    p = sH.shape[0]
+    m = red.rep.shape[0]
+    out = np.ones((p, m), dtype=bool)
+    nz = red.rep >= 0
+    if np.any(nz):
+        out[:, nz] = sH[:, red.rep[nz]] ^ (red.orient[nz] < 0)
+    return out
+
+
+def _essential_chambers(H: np.ndarray, r: int):
+    """Chambers of an essential arrangement of L distinct hyperplanes (unit normals H, rank r).
+
+    Returns packed sign words (p, W) (see :func:`_pack`; bit l set iff h_l^T w > 0) and witnesses
+    (p, r) in no particular order; the list is closed under negation.
+    """
+    L = H.shape[0]
+    if r == 0:
+        return _pack(np.ones((1, L), dtype=bool)), np.zeros((1, 0))
+    if r == 1:
+        w = np.array([[1.0], [-1.0]])
+        return _pack((H @ w.T).T > 0), w
+    if r == 2:
+        signs, w = _rank2_chambers(H)
+        return _pack(signs), w
+    return _ray_chambers(H, r)
+
+
+def _rank2_chambers(H: np.ndarray):
+    """Rank 2: the 2L boundary rays sorted by angle; one chamber per arc (witness: bisector)."""
+    P = np.column_stack([-H[:, 1], H[:, 0]])  # direction of the line h^⊥
+    ang = np.arctan2(P[:, 1], P[:, 0])
+    P = np.where((ang < 0)[:, None], -P, P)
+    ang = np.where(ang < 0, ang + np.pi, ang)
+    order = np.argsort(ang, kind="stable")
+    P = P[order]
+    nxt = np.vstack([P[1:], -P[:1]])  # next boundary ray counter-clockwise (wraps to -P[0])
+    Wp = P + nxt
+    Wp /= np.linalg.norm(Wp, axis=1, keepdims=True)
+    Wt = np.vstack([Wp, -Wp])
+    return (H @ Wt.T).T > 0, Wt
+
+
+def _cofactors(M: np.ndarray):
+    """Generalized cross product of the r−1 rows of each M[i] (shape (c, r−1, r)).
+
+    Returns V (c, r) with V ⟂ every row, ‖V‖ = (r−1)-volume and h·V = det[M; h], and P (c, r), the
+    permanents of the absolute minors (sum of |products| of each cofactor: its rounding scale).
+    """
+    c, k, r = M.shape
+    if r == 3:
+        A = np.abs(M)
+        a, b = A[:, 0], A[:, 1]
+        P = np.column_stack([a[:, 1] * b[:, 2] + a[:, 2] * b[:, 1],
+                             a[:, 0] * b[:, 2] + a[:, 2] * b[:, 0],
+                             a[:, 0] * b[:, 1] + a[:, 1] * b[:, 0]])
+        return np.cross(M[:, 0], M[:, 1]), P
+    cols = np.arange(r)
+    V = np.empty((c, r))
+    P = np.empty((c, r))
+    for i in range(r):
+        det, perm = _det_perm(M[:, :, cols != i])
+        V[:, i] = (-1) ** i * det  # Laplace expansion of det[h; M] along h
+        P[:, i] = perm
+    return V, P
+
+
+def _det_perm(M: np.ndarray):
+    """Determinants of M (c, k, k) and permanents of |M| (the scale of their rounding error:
+    |computed − exact| ≤ 2k·eps·perm for this Laplace evaluation)."""
+    k = M.shape[1]
+    if k == 1:
+        return M[:, 0, 0], np.abs(M[:, 0, 0])
+    if k == 2:
+        x, y = M[:, 0, 0] * M[:, 1, 1], M[:, 0, 1] * M[:, 1, 0]
+        return x - y, np.abs(x) + np.abs(y)
+    det = np.zeros(M.shape[0])
+    perm = np.zeros(M.shape[0])
+    cols = np.arange(k)
+    for j in range(k):
+        d, p = _det_perm(M[:, 1:, cols != j])
+        det += (-1) ** j * M[:, 0, j] * d
+        perm += np.abs(M[:, 0, j]) * p
+    return det, perm
+
+
+def _exact_det(rows) -> Fraction:
+    """Exact determinant of a square matrix of floats (rational arithmetic)."""
+    A = [[Fraction(float(x)) for x in row] for row in rows]
+    n = len(A)
+    det = Fraction(1)
+    for c in range(n):
+        piv = next((i for i in range(c, n) if A[i][c] != 0), None)
+        if piv is None:
+            return Fraction(0)
+        if piv != c:
+            A[c], A[piv] = A[piv], A[c]
+            det = -det
+        det *= A[c][c]
+        for i in range(c + 1, n):
+            f = A[i][c] / A[c][c]
+            if f:
+                A[i] = [A[i][j] - f * A[c][j] for j in range(n)]
+    return det
+
+
+def _exact_cofactors(M: np.ndarray) -> np.ndarray:
+    """Cofactor vector of the (r−1) x r float matrix M, computed exactly, rounded once."""
+    k, r = M.shape
+    cols = np.arange(r)
+    return np.array([float((-1) ** i * _exact_det(M[:, cols != i])) for i in range(r)])
+
+
+def _combinations(m: int, k: int) -> np.ndarray:
+    """All increasing k-tuples of range(m), lexicographic, shape (binom(m, k), k)."""
+    if k == 0:
+        return np.zeros((1, 0), dtype=np.intp)
+    if k > m:
+        return np.zeros((0, k), dtype=np.intp)
+    if k == 1:
+        return np.arange(m, dtype=np.intp)[:, None]
+    if k == 2:
+        i, j = np.triu_indices(m, 1)
+        return np.column_stack([i, j]).astype(np.intp)
+    parts = []
+    for i in range(m - k + 1):
+        tail = _combinations(m - i - 1, k - 1) + (i + 1)
+        parts.append(np.column_stack([np.full(len(tail), i, dtype=np.intp), tail]))
+    return np.concatenate(parts)
+
+
+def _subset_chunks(L: int, k: int, chunk: int):
+    """Yield all increasing k-subsets of range(L) in chunks of about ``chunk`` rows."""
+    if k == 1:
+        for i in range(0, L, chunk):
+            yield np.arange(i, min(i + chunk, L), dtype=np.intp)[:, None]
+        return
+    buf, size = [], 0
+    for i in range(L - k + 1):
+        tail = _combinations(L - i - 1, k - 1) + (i + 1)
+        buf.append(np.column_stack([np.full(len(tail), i, dtype=np.intp), tail]))
+        size += len(tail)
+        if size >= chunk:
+            yield np.concatenate(buf)
+            buf, size = [], 0
+    if buf:
+        yield np.concatenate(buf)
+
+
+def _lines(H: np.ndarray, idx: np.ndarray):
+    """The lines spanned by (r−1)-subsets ``idx`` (c, r−1) of the unit normals H (L, r).
+
+    Keeps the independent subsets; returns (idx, V, S, Z): V (c, r) the cofactor vectors (direction
+    of the line, exact-rounded when ill-conditioned), S (c, L) det[h_subset; h_l] with its sign
+    exact wherever it is not zero, Z (c, L) the zero set (True on the subset itself).
+    Decisions follow the symmetric rule of :data:`_C_DEGENERATE`; a float value decides when its
+    error bound allows, otherwise the determinant is evaluated exactly.
+    """
+    L, r = H.shape
+    k = r - 1
+    C, eps = _C_DEGENERATE, _EPS
+    M = H[idx]
+    V, P = _cofactors(M)
+    err_v = _float_err(k) * np.linalg.norm(P, axis=1)
+    vol = np.linalg.norm(V, axis=1)
+    if r >= 4:  # the subset must be independent (r = 3: distinct normals always are)
+        sure = vol - err_v > C * eps * k  # other (r−2)-volumes are ≤ 1
+        amb = np.flatnonzero(~sure)
+        for i in amb:
+            Ve = _exact_cofactors(M[i])
+            sig = eps * _subvolume_sum(M[i])
+            sure[i] = np.linalg.norm(Ve) > C * sig
+            V[i] = Ve
+        if not np.all(sure):
+            idx, M, V, P, err_v = idx[sure], M[sure], V[sure], P[sure], err_v[sure]
+        vol = np.linalg.norm(V, axis=1)
+    if idx.shape[0] == 0:
+        return idx, V, np.zeros((0, L)), np.zeros((0, L), dtype=bool)
+    ill = np.flatnonzero(err_v > 1e-12 * vol)  # direction known to worse than 1e-12: recompute
+    for i in ill:
+        V[i] = _exact_cofactors(M[i])
+    vol = np.linalg.norm(V, axis=1)
+    S = V @ H.T
+    E = _float_err(r) * (P @ np.abs(H).T)  # error bound of the computed S
+    zero = np.abs(S) + E <= C * eps * vol[:, None]
+    nonzero = np.abs(S) - E > C * eps * (vol[:, None] + k)
+    rows = np.arange(idx.shape[0])
+    for t in range(k):
+        zero[rows, idx[:, t]] = True
+        nonzero[rows, idx[:, t]] = False
+    ii, ll = np.nonzero(~(zero | nonzero))
+    if ii.size:
+        Mi = M[ii]
+        sig = eps * vol[ii]
+        for t in range(k):
+            Mt = Mi.copy()
+            Mt[:, t] = H[ll]
+            sig = sig + eps * np.linalg.norm(_cofactors(Mt)[0], axis=1)
+        s_amb = S[ii, ll]
+        e_amb = E[ii, ll]
+        z = np.abs(s_amb) + e_amb <= C * sig
+        nz = np.abs(s_amb) - e_amb > C * sig
+        for q in np.flatnonzero(~(z | nz)):
+            ex = float(_exact_det(np.vstack([H[ll[q]][None, :], Mi[q]])))  # = V·h exactly
+            z[q] = abs(ex) <= C * sig[q]
+            s_amb[q] = ex
+        zero[ii, ll] = z
+        S[ii, ll] = s_amb
+    return idx, V, S, zero
+
+
+def _subvolume_sum(Mi: np.ndarray) -> float:
+    """Σ_t (k−1)-volume of the rows of Mi (k, r) without row t (Gram determinants)."""
+    k = Mi.shape[0]
+    out = 0.0
+    for t in range(k):
+        R = np.delete(Mi, t, axis=0)
+        out += math.sqrt(max(np.linalg.det(R @ R.T), 0.0)) if R.shape[0] else 1.0
+    return out
+
+
+def _ray_chambers(H: np.ndarray, r: int):
+    """r ≥ 3: chambers generated around every line where hyperplanes of rank r−1 meet."""
+    L = H.shape[0]
+    k = r - 1
+    full = _pack(np.ones((1, L), dtype=bool))[0]
+    chunk = max(1024, _CHUNK_ENTRIES // max(L, 1))
+    cand_words, cand_rays = [], []
+    deg_v, deg_z, deg_base = [], [], []
+    combos = np.array([[(m >> t) & 1 for t in range(k)] for m in range(2**k)], dtype=bool)
+    for idx in _subset_chunks(L, k, chunk):
+        idx, V, S, Z = _lines(H, idx)
+        if idx.shape[0] == 0:
+            continue
+        vol = np.linalg.norm(V, axis=1)
+        pos = (S > 0) & ~Z
+        base = _pack(pos)
+        vhat = V / vol[:, None]
+        nzc = Z.sum(axis=1)
+        gen = nzc == k
+        if np.any(~gen):
+            deg_v.append(vhat[~gen])
+            deg_z.append(_pack(Z[~gen]))
+            deg_base.append(base[~gen])
+        if np.any(gen):
+            gi = idx[gen]
+            gb = base[gen]
+            gv = vhat[gen]
+            c = gi.shape[0]
+            word = gi // 64
+            bit = np.left_shift(np.uint64(1), (gi % 64).astype(np.uint64))
+            cw = np.repeat(gb[None], 2**k, axis=0)  # (2^k, c, W)
+            rr = np.arange(c)
+            for m in range(1, 2**k):
+                for t in range(k):
+                    if combos[m, t]:
+                        cw[m, rr, word[:, t]] |= bit[:, t]
+            cand_words.append(cw.reshape(-1, cw.shape[-1]))
+            cand_rays.append(np.broadcast_to(gv[None], (2**k, c, r)).reshape(-1, r))
+    if deg_v:
+        dv = np.concatenate(deg_v)
+        dz = np.concatenate(deg_z)
+        db = np.concatenate(deg_base)
+        first, _ = _unique_words(dz)
+        for i in np.sort(first):
+            zi = np.flatnonzero(_unpack(dz[i:i + 1], L)[0])
+            v = dv[i]
+            Q = np.linalg.svd(v[None, :])[2][1:].T  # (r, r-1) orthonormal basis of v^⊥
+            loc_signs, _, _ = _chambers_of(H[zi] @ Q)
+            B = np.repeat(_unpack(db[i:i + 1], L), loc_signs.shape[0], axis=0)
+            B[:, zi] = loc_signs
+            cand_words.append(_pack(B))
+            cand_rays.append(np.broadcast_to(v, (B.shape[0], r)))
+    words = np.concatenate(cand_words)
+    rays = np.concatenate(cand_rays)
+    neg = (words[:, 0] & np.uint64(1)) == 0  # canonical representative: hyperplane 0 positive
+    words[neg] ^= full
+    sgn = np.where(neg, -1.0, 1.0)
+    first, inv = _unique_words(words)
+    p = first.shape[0]
+    wit = np.empty((p, r))
+    for c in range(r):
+        wit[:, c] = np.bincount(inv, weights=sgn * rays[:, c], minlength=p)
+    uw = words[first]
+    return np.vstack([uw, uw ^ full]), np.vstack([wit, -wit])
+
+
+# ==================================================================================================
+# Witness verification and ordering
+
+
+def _row_margins(X: np.ndarray, red: _Reduced, D: np.ndarray, Wt: np.ndarray,
+                 wn: np.ndarray) -> np.ndarray:
+    """Relative margin min_j s_j x_j^T u / (‖x̂_j‖ ‖w‖) per pattern over nonzero rows (shape (p,)),
+    x̂_j, w reduced coordinates (``wn`` = ‖w‖), x_j^T u computed in the original coordinates."""
+    nz = np.flatnonzero(red.rep >= 0)
+    p = D.shape[1]
+    out = np.full(p, np.inf)
+    if nz.size == 0 or p == 0:
+        return out
+    Xn = X[nz] / np.linalg.norm(red.Xw[nz], axis=1)[:, None]
+    Dn = D[nz] if nz.size < D.shape[0] else D
+    step = max(1, (1 << 20) // nz.size)
+    for c0 in range(0, p, step):
+        P = Xn @ Wt[c0:c0 + step].T
+        np.negative(P, out=P, where=~Dn[:, c0:c0 + step])
+        w = wn[c0:c0 + step]
+        out[c0:c0 + step] = np.where(w > 0, P.min(axis=0) / np.where(w > 0, w, 1.0), -np.inf)
+    return out
+
+
+def _repair(red: _Reduced, signs_rows: np.ndarray, tol: float) -> np.ndarray:
+    """Max-margin witness of one sign vector (LP), reduced coordinates; raise if not a chamber."""
+    from scipy.optimize import linprog
+
+    nz = red.rep >= 0
+    A = red.Xw[nz] / np.linalg.norm(red.Xw[nz], axis=1, keepdims=True)
+    s = np.where(signs_rows[nz], 1.0, -1.0)
+    r = red.rank
+    # max t  s.t.  s_j a_j^T w >= t,  -1 <= w <= 1
+    c = np.zeros(r + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-(s[:, None] * A), np.ones((A.shape[0], 1))])
+    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(A.shape[0]), bounds=[(-1, 1)] * r + [(None, 1)],
+                  method="highs", options={"primal_feasibility_tolerance": 1e-10,
+                                           "dual_feasibility_tolerance": 1e-10})
+    w = res.x[:r] if res.status == 0 else np.zeros(r)
+    nw = np.linalg.norm(w)
+    if nw == 0 or np.min(s * (A @ w)) <= tol * nw:
+        raise SolverError(
+            "exact enumeration found a chamber too thin for a double-precision witness (LP "
+            f"margin {(-res.fun if res.status == 0 else float('nan')):.3g}): some rows are "
+            "parallel or concurrent only up to ~1e-12; round the data or use method='sample'"
+        )
+    return w
+
+
+def _lex_order(D: np.ndarray) -> np.ndarray:
+    """Column order of D (n, p) lexicographic in (D[0], D[1], ...), False < True."""
+    return _lex_order_words(_pack(np.ascontiguousarray(D.T)))
+
+
+def _rows_from_hyperplanes(HT: np.ndarray, red: _Reduced) -> np.ndarray:
+    """Hyperplane signs (L, p) -> row patterns D (n, p) (zero rows 1, anti-parallel negated)."""
+    n = red.rep.shape[0]
+    L = HT.shape[0]
+    if n == L and np.array_equal(red.rep, np.arange(n)) and np.all(red.orient > 0):
+        return HT
+    D = HT[np.maximum(red.rep, 0)] if L else np.ones((n, HT.shape[1]), dtype=bool)
+    flip = np.flatnonzero((red.rep >= 0) & (red.orient < 0))
+    if flip.size:
+        D[flip] = ~D[flip]
+    D[red.rep < 0] = True
+    return D
+
+
+def _finish(X, red, D, wit_w, *, method, pattern_set, verify=True) -> Patterns:
+    """Lift (and verify) the witnesses of the sorted patterns D (n, p); build the Patterns."""
+    p = D.shape[1]
+    if red.rank:
+        Wt = wit_w @ red.lift.T
+        nrm = np.linalg.norm(Wt, axis=1, keepdims=True)
+        nrm = np.where(nrm > 0, nrm, 1.0)
+        Wt, wit_w = Wt / nrm, wit_w / nrm  # unit witnesses in the original coordinates
+    else:
+        Wt = _default_witness(X.shape[1], p)
+    if verify and red.rank:
+        marg = _row_margins(X, red, D, Wt, np.linalg.norm(wit_w, axis=1))
+        tol = _margin_tol(X.shape[1])
+        bad = np.flatnonzero(~(marg > tol))
+        if bad.size:
+            Wt = Wt.copy()
+            wfix = np.array([_repair(red, D[:, b], tol) for b in bad])
+            ufix = wfix @ red.lift.T
+            scale = np.linalg.norm(ufix, axis=1, keepdims=True)
+            wfix, ufix = wfix / scale, ufix / scale
+            Wt[bad] = ufix
+            marg2 = _row_margins(X, red, D[:, bad], Wt[bad], np.linalg.norm(wfix, axis=1))
+            if not np.all(marg2 > tol):
+                raise SolverError("exact chamber enumeration could not verify a witness "
+                                  "(numerically degenerate data)")
+    return Patterns(D=D, witnesses=Wt, method=method, complete=True, rank=red.rank,
+                    pattern_set=pattern_set)
+
+
+def _default_witness(d: int, p: int) -> np.ndarray:
+    Wt = np.zeros((p, d))
+    if d:
+        Wt[:, 0] = 1.0
+    return Wt
+
+
+# ==================================================================================================
+# Public API
+
+
+def exact_chambers(X) -> Patterns:
+    """Every chamber of the central arrangement {x_j^T u = 0} of the rows of X (SPEC §1.2, §3).
+
+    Exact also for data not in general position (duplicated, parallel, anti-parallel and zero rows,
+    many rows through one flat, integer grids) and for rank-deficient X (reduced to its rank r by
+    SVD, SPEC §1.3). Algorithm and tolerances: module docstring.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Finite data matrix.
+
+    Returns
+    -------
+    Patterns
+        ``method="exact"``, ``complete=True``, ``rank=rank(X)``, ``pattern_set="chamber"``.
+        ``D`` (n, p): D[j, k] = 1 iff s_j = +1 in chamber k (zero rows: always 1). Columns are
+        sorted lexicographically (row 0 first, 0 < 1); the list is closed under negation of the
+        sign vector on nonzero rows, so p is even unless X = 0 (p = 1). ``witnesses`` (p, d):
+        vectors in row(X) strictly inside each chamber (``sign(X u) == s`` with no zero on a
+        nonzero row, relative margin above the rounding level), of unit norm: the sum of the
+        chamber's unit extreme rays in reduced coordinates, lifted back and normalized.
+        The zero pattern D = 0 is included exactly when it is a chamber (no zero rows and
+        {u : Xu < 0} ≠ ∅, e.g. with a bias column); drop it with :meth:`Patterns.nonzero`.
+
+    Raises
+    ------
+    InputError
+        X not a finite non-empty 2-D array.
+    SolverError
+        A witness could not be verified (data degenerate only up to rounding).
+    """
+    X = check_matrix(X)
+    red = _reduce(X)
+    L = red.H.shape[0]
+    words, wit_w = _essential_chambers(red.H, red.rank)
+    # lexicographic order of the row patterns = order of the hyperplane bits (numbered by first
+    # appearance among the rows) after orienting each hyperplane like its first row
+    first_orient = np.zeros((1, L), dtype=bool)
+    nzr = np.flatnonzero(red.rep >= 0)
+    if L:
+        _, fr = np.unique(red.rep[nzr], return_index=True)
+        first_orient[0] = red.orient[nzr[fr]] < 0
+    order = _lex_order_words(words ^ _pack(first_orient))
+    words, wit_w = words[order], wit_w[order]
+    D = _rows_from_hyperplanes(_unpack_transposed(words, L), red)
+    return _finish(X, red, D, wit_w, method="exact", pattern_set="chamber")
+
+
+def _flats(H: np.ndarray, r: int, n: int) -> list:
+    """All flats (intersections of hyperplanes) of an essential arrangement, breadth-first from
+    R^r: list of (closure mask over the hyperplanes, orthonormal basis (r, dim)). Raises InputError
+    beyond :data:`MAX_GE_FLATS` flats (checked before any chamber is enumerated)."""
+    L = H.shape[0]
+
+    def too_many():
+        return InputError(
+            "pattern_set='ge' is only supported for arrangements with at most "
+            f"{MAX_GE_FLATS} flats (n = {n}, rank {r}, {L} distinct hyperplanes has more);"
+            " use pattern_set='chamber'"
+        )
+
+    if L + 1 > MAX_GE_FLATS:
+        raise too_many()
+    top = (np.zeros(L, dtype=bool), np.eye(r))
+    out, queue, seen = [top], [top], {top[0].tobytes()}
+    origin = np.ones(L, dtype=bool)
+    while queue:
+        mask, B = queue.pop(0)
+        kdim = B.shape[1]
+        if kdim == 0:
+            continue
+        children = []
+        if kdim == 1:  # a line meets any other hyperplane in {0}
+            children.append((origin, np.zeros((r, 0))))
+        else:
+            R = H[~mask] @ B
+            for j in range(R.shape[0]):
+                Bn = B @ np.linalg.svd(R[j:j + 1])[2][1:].T  # basis of {u ∈ F : h_j^T u = 0}
+                closure = np.linalg.norm(H @ Bn, axis=1) <= 64.0 * r * _EPS
+                children.append((mask | closure, Bn))
+        for closure, Bn in children:
+            key = closure.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > MAX_GE_FLATS:
+                raise too_many()
+            out.append((closure, Bn))
+            queue.append((closure, Bn))
+    return out
+
+
+def exact_ge_patterns(X) -> Patterns:
+    """The paper's ≥-pattern set {1[Xu ≥ 0] : u ∈ R^d} (SPEC §1.2), exactly.
+
+    Every cell (face) of the arrangement is a chamber of the arrangement restricted to a flat (an
+    intersection of hyperplanes); the flats are enumerated breadth-first from R^r down to {0} and
+    the chambers of each restriction are computed by the chamber routine. u = 0 gives D = I (all
+    ones). The number of patterns is at least the number of chambers.
+
+    Returns
+    -------
+    Patterns
+        ``method="exact"``, ``complete=True``, ``pattern_set="ge"``; witnesses lie in the relative
+        interior of a cell generating the pattern (see :class:`Patterns`).
+
+    Raises
+    ------
+    InputError
+        The arrangement has more than :data:`MAX_GE_FLATS` flats (not supported at that size).
+    """
+    X = check_matrix(X)
+    red = _reduce(X)
+    r, H, L = red.rank, red.H, red.H.shape[0]
+    flats = _flats(H, r, X.shape[0])
+    sigmas, wits = [], []
+    for mask, B in flats:
+        free = np.flatnonzero(~mask)
+        if B.shape[1] == 0 or free.size == 0:  # the flat {0}: u = 0, all rows active
+            sigmas.append(np.zeros((1, L), dtype=np.int8))
+            wits.append(np.zeros((1, r)))
+            continue
+        sg, wk, _ = _chambers_of(H[free] @ B)  # chambers of the arrangement restricted to F
+        sig = np.zeros((sg.shape[0], L), dtype=np.int8)
+        sig[:, free] = np.where(sg, 1, -1)
+        sigmas.append(sig)
+        wits.append(wk @ B.T)
+    sig = np.concatenate(sigmas)
+    wit = np.concatenate(wits)
+    n = X.shape[0]
+    Dt = np.ones((sig.shape[0], n), dtype=bool)
+    nz = red.rep >= 0
+    Dt[:, nz] = (sig[:, red.rep[nz]] * red.orient[nz]) >= 0
+    first, _ = _unique_words(_pack(Dt))
+    D = np.ascontiguousarray(Dt[first].T)
+    order = _lex_order(D)
+    return _finish(X, red, np.ascontiguousarray(D[:, order]), wit[first][order], method="exact",
+                   pattern_set="ge", verify=False)
+
+
+def sample_patterns(X, n_samples: int, seed: int) -> Patterns:
+    """Chamber patterns hit by seeded Gaussian gates g ~ N(0, I_d): D = 1[X g ≥ 0] (SPEC §3.3).
+
+    Deduplicated (first occurrence kept, in order of appearance), zero pattern D = 0 dropped.
+    Gate i is row i % 4096 of ``default_rng([seed, i // 4096]).standard_normal((4096, d))``, so
+    the gates of a run with fewer samples are a prefix of those of a run with more (the pattern
+    list only grows).
+    A gate within relative distance 32·d·eps of a hyperplane (probability ~1e-14) is skipped, so
+    every pattern returned is a chamber and its gate lies strictly inside it.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    n_samples : int > 0
+        Number of gates drawn.
+    seed : int ≥ 0
+
+    Returns
+    -------
+    Patterns
+        ``method="sample"``, ``complete=False``, witnesses = the (first) gates that produced the
+        patterns, ``n_samples`` and ``seed`` recorded.
+    """
+    X = check_matrix(X)
+    n_samples = _check_samples(n_samples)
+    seed = check_seed(seed)
+    n, d = X.shape
+    red = _reduce(X)
+    nz = red.rep >= 0
+    rn = np.linalg.norm(X, axis=1)
+    seen: dict[bytes, int] = {}
+    gates, cols = [], []
+    for c in range((n_samples + _SAMPLE_CHUNK - 1) // _SAMPLE_CHUNK):
+        G = np.random.default_rng([seed, c]).standard_normal((_SAMPLE_CHUNK, d))
+        G = G[: min(_SAMPLE_CHUNK, n_samples - c * _SAMPLE_CHUNK)]
+        P = X @ G.T  # (n, m)
+        strict = np.all(np.abs(P[nz]) > _margin_tol(d) * rn[nz, None] * np.linalg.norm(G, axis=1),
+                        axis=0)
+        D = P >= 0
+        keep = strict & D.any(axis=0)
+        idx = np.flatnonzero(keep)
+        if idx.size == 0:
+            continue
+        packed = np.packbits(D[:, idx], axis=0).T.copy()
+        _, first = np.unique(packed, axis=0, return_index=True)
+        for f in np.sort(first):
+            key = packed[f].tobytes()
+            if key not in seen:
+                seen[key] = len(gates)
+                gates.append(G[idx[f]])
+                cols.append(D[:, idx[f]])
+    Dm = np.array(cols).T if cols else np.zeros((n, 0), dtype=bool)
+    Wt = np.array(gates) if gates else np.zeros((0, d))
+    return Patterns(D=Dm, witnesses=Wt, method="sample", complete=False, rank=red.rank,
+                    pattern_set="chamber", n_samples=n_samples, seed=seed)
+
+
+def enumerate_patterns(X, method: str = "auto", *, n_samples: int | None = None, seed: int = 0,
+                       pattern_set: str = "chamber",
+                       max_exact: int = DEFAULT_MAX_EXACT) -> Patterns:
+    """Activation patterns of X: exact chambers, sampled chambers, or the exact ≥-pattern set.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    method : {"auto", "exact", "sample"}
+        ``"auto"``: exact when Cover's bound :func:`cover_bound` (distinct hyperplanes, rank r) is
+        at most ``max_exact``, sampling otherwise. The result's ``method`` says which was used.
+    n_samples : int, optional
+        Gates for sampling (default :data:`DEFAULT_N_SAMPLES`).
+    seed : int
+        Sampling seed.
+    pattern_set : {"chamber", "ge"}
+        ``"chamber"`` (canonical, SPEC §1.2) or the paper's ≥-patterns (exact only, small
+        arrangements: :func:`exact_ge_patterns`).
+    max_exact : int
+        Limit for ``method="auto"`` (default :data:`DEFAULT_MAX_EXACT`).
+
+    Returns
+    -------
+    Patterns
+    """
+    X = check_matrix(X)
+    n_samples, seed = _validate_args(method, n_samples, seed, pattern_set, max_exact)
+    if method == "auto":
+        bound = cover_bound(X)
+        method = "exact" if bound <= max_exact else "sample"
+        if method == "sample" and pattern_set == "ge":
+            raise InputError(f"pattern_set='ge' needs exact enumeration, but Cover's bound {bound} "
+                             f"exceeds max_exact = {max_exact}")
+    if method == "exact":
+        return exact_chambers(X) if pattern_set == "chamber" else exact_ge_patterns(X)
+    return sample_patterns(X, DEFAULT_N_SAMPLES if n_samples is None else n_samples, seed)
+
+
+def _validate_args(method, n_samples, seed, pattern_set, max_exact):
+    """Check the parameters of :func:`enumerate_patterns`; return (n_samples, seed) normalized."""
+    if method not in ("auto", "exact", "sample"):
+        raise InputError(f"unknown pattern method {method!r} (use 'auto', 'exact' or 'sample')")
+    if pattern_set not in ("chamber", "ge"):
+        raise InputError(f"unknown pattern_set {pattern_set!r} (use 'chamber' or 'ge')")
+    if isinstance(max_exact, bool) or not isinstance(max_exact, int | np.integer) or max_exact < 1:
+        raise InputError(f"max_exact must be a positive integer, got {max_exact!r}")
+    if method == "sample" and pattern_set == "ge":
+        raise InputError("pattern_set='ge' is only available with method='exact'")
+    seed = check_seed(seed)
+    if n_samples is not None:
+        n_samples = _check_samples(n_samples)
+    return n_samples, seed
+
+
+def _check_samples(n_samples) -> int:
+    if (isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer)
+            or n_samples < 1):
+        raise InputError(f"n_samples must be a positive integer, got {n_samples!r}")
+    return int(n_samples)

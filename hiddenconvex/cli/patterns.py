@@ -1,0 +1,92 @@
+"""``hiddenconvex patterns DATA.csv``: activation patterns of the data (SPEC §1.2, §3).
+
+Exact chamber enumeration, Gaussian-gate sampling, or ``auto`` (exact when Cover's bound is at most
+``--max-exact``). Results are cached on disk (``--no-cache`` to skip, ``--cache-dir`` or the
+``HIDDENCONVEX_CACHE_DIR`` environment variable to relocate). ``--json`` prints one object with
+n, d, rank, method, num_patterns, complete, seconds, cache_hit, samples and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import (
+    add_data_args,
+    add_json_arg,
+    add_pattern_args,
+    load_data,
+    print_json,
+    print_table,
+)
+
+
+def register(subparsers) -> None:
+    from ..patterns import DEFAULT_MAX_EXACT
+
+    p = subparsers.add_parser(
+        "patterns",
+        help="enumerate (or sample) the activation patterns of the data",
+        description=(
+            "Chamber patterns of the central arrangement {x_j^T u = 0} of the data rows: exact "
+            "enumeration, seeded Gaussian sampling, or auto (exact when Cover's bound is at most "
+            "--max-exact)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_data_args(p)
+    add_pattern_args(p)
+    add_json_arg(p)
+    p.add_argument("--pattern-set", choices=["chamber", "ge"], default="chamber",
+                   help="chamber patterns (canonical) or the paper's >=-patterns (exact only)")
+    p.add_argument("--max-exact", type=int, default=DEFAULT_MAX_EXACT,
+                   help="auto: enumerate exactly when Cover's bound is at most this")
+    p.add_argument("--cache-dir", default=None,
+                   help="pattern cache directory (default: $HIDDENCONVEX_CACHE_DIR or "
+                        "./.cache/hiddenconvex/patterns)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..cache import cached_patterns
+    from ..errors import InputError
+    from ..patterns import cover_bound
+
+    if args.samples is not None and args.samples <= 0:
+        raise InputError(f"--samples must be a positive integer, got {args.samples}")
+    if args.max_exact <= 0:
+        raise InputError(f"--max-exact must be a positive integer, got {args.max_exact}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
+    data = load_data(args)
+    res = cached_patterns(data.X, args.method, n_samples=args.samples, seed=args.seed,
+                          pattern_set=args.pattern_set, max_exact=args.max_exact,
+                          cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    P = res.patterns
+    record = {
+        "data": data.name,
+        "n": P.n,
+        "d": P.d,
+        "rank": P.rank,
+        "bias": bool(args.bias),
+        "method": P.method,
+        "method_requested": args.method,
+        "pattern_set": P.pattern_set,
+        "num_patterns": P.p,
+        "num_nonzero_patterns": int(P.D.any(axis=0).sum()),
+        "complete": bool(P.complete),
+        "cover_bound": cover_bound(data.X),
+        "max_exact": args.max_exact,
+        "samples": P.n_samples,
+        "seed": P.seed if P.method == "sample" else args.seed,
+        "seconds": res.seconds,
+        "cache_hit": res.hit,
+        "cache_path": res.path,
+    }
+    if res.warning:
+        print(f"hiddenconvex patterns: warning: {res.warning}", file=sys.stderr)
+    if args.json:
+        print_json(record)
+    else:
+        print_table(record)
+    return 0

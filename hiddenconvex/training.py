@@ -1,0 +1,586 @@
+r"""Full-batch gradient training of the non-convex objective :math:`L_\beta` (SPEC §1.1), NumPy only.
+
+.. math::
+
+    L_\beta(\theta) = \ell(\sigma(XU^T)\alpha) + \tfrac{\beta}{2}\sum_{i=1}^m (\|u_i\|_2^2 + \alpha_i^2),
+
+with the package's loss conventions (``squared`` = ½‖ŷ − y‖² as a SUM, no 1/n; ``logistic`` and
+``hinge`` sums, labels ±1). Every objective value is computed by
+:func:`hiddenconvex.objective.objective` on a :class:`~hiddenconvex.network.ReLUNetwork`; this module
+only adds the gradient.
+
+Gradient (backprop) convention
+------------------------------
+With :math:`Z = XU^T` (n, m), :math:`\hat y = \sigma(Z)\alpha` and :math:`g = \nabla\ell(\hat y)`
+(``problem.loss.gradient``; for the hinge loss the subgradient with weight 0 at the kink):
+
+.. math::
+
+    \nabla_{\alpha_i} L_\beta = \sigma(Xu_i)^T g + \beta\alpha_i, \qquad
+    \nabla_{u_i} L_\beta = \alpha_i X^T (s_i \odot g) + \beta u_i,
+    \quad s_{ij} = \mathbf 1[x_j^T u_i > 0],
+
+i.e. :math:`\sigma'(0) = 0` (SPEC §4.8: at points with some :math:`x_j^T u_i = 0` this is one element
+of the Clarke subdifferential, the "strict pattern" choice c = 0; elsewhere it is the gradient).
+
+Methods
+-------
+``"lbfgs"``  scipy.optimize.minimize(method="L-BFGS-B") with tight tolerances (default
+             ``ftol = 1e-15``, ``gtol = tol * scale``). The default method.
+``"gd"``     gradient descent, fixed step ``lr`` (``line_search=False``) or Armijo backtracking
+             (``line_search=True``, default): the step starts at ``lr``, is halved until
+             :math:`L(\theta - t\nabla L) \le L(\theta) - 10^{-4} t \|\nabla L\|^2` and doubled after
+             each accepted step; the objective history is then non-increasing.
+``"adam"``   Adam (Kingma & Ba) on :math:`\nabla L_\beta` itself: the weight decay is the
+             :math:`\tfrac{\beta}{2}\sum(\|u_i\|^2+\alpha_i^2)` term of the objective, i.e. coupled
+             L2 decay (NOT AdamW's decoupled decay), so Adam and the other methods minimize the same
+             :math:`L_\beta`.
+
+Initialization
+--------------
+``np.random.default_rng(seed)`` draws U first, then α:
+:math:`U_{ij} \sim \mathcal N(0, s^2/d)`, :math:`\alpha_i \sim \mathcal N(0, s^2/m)` with
+``s = init_scale`` (default 1, LeCun-type scaling: for standardized data the initial output is O(1)).
+The scale matters: it decides which stationary point a local method reaches (small scales start
+near the saddle θ = 0). An explicit starting network ``init`` overrides the random draw.
+
+Convergence
+-----------
+``converged`` is True iff the final backprop gradient norm :math:`\|\nabla L_\beta(\theta)\|_2 \le`
+``tol * scale`` with ``scale = max(1, ℓ(0))`` (the loss of the zero network: a property of the
+problem, not of the run). At minima where a neuron sits on a kink (:math:`x_j^Tu_i = 0`),
+:math:`L_\beta` is not differentiable and the gradient norm need not become small even when the
+objective value is optimal; ``converged`` then stays False and ``message`` says why the method
+stopped. Compare objective values against the certified convex optimum instead (verification).
+
+The core prints nothing; ``callback(iteration, objective_total)`` is called after every iteration
+(and with iteration 0 at the start) so that the edge can drive a progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .errors import InputError, check_seed
+from .network import ReLUNetwork, relu
+from .objective import ObjectiveValue, Problem, objective
+
+__all__ = [
+    "METHODS",
+    "TrainingResult",
+    "gradient",
+    "gradient_norm",
+    "initial_network",
+    "train",
+    "train_many",
+    "best_result",
+]
+
+METHODS = ("lbfgs", "gd", "adam")
+
+_DEFAULT_MAX_ITER = {"lbfgs": 20000, "gd": 20000, "adam": 20000}
+_DEFAULT_LR = {"gd": 1.0, "adam": 1e-2}
+_ARMIJO_C = 1e-4
+_MIN_STEP = 1e-20
+
+Callback = Callable[[int, float], object]
+
+
+# --------------------------------------------------------------------------- gradient
+
+
+def _forward_backward(problem: Problem, U: np.ndarray, alpha: np.ndarray):
+    """Backprop gradient with σ'(0) = 0; returns (grad_U (m, d), grad_alpha (m,))."""
+    X = problem.X
+    Z = X @ U.T
+    H = relu(Z)
+    yhat = H @ alpha
+    g = problem.loss.gradient(yhat, problem.y)
+    grad_alpha = H.T @ g + problem.beta * alpha
+    S = (Z > 0.0) * g[:, None]  # (n, m): s_ij g_j with s_ij = 1[x_j^T u_i > 0]
+    grad_U = (S * alpha[None, :]).T @ X + problem.beta * U
+    return grad_U, grad_alpha
+
+
+def gradient(problem: Problem, network: ReLUNetwork) -> tuple[np.ndarray, np.ndarray]:
+    r"""Backprop gradient of :math:`L_\beta` at ``network`` with the convention σ'(0) = 0.
+
+    Parameters
+    ----------
+    problem : Problem
+    network : ReLUNetwork
+        Width m, input dimension ``problem.d``.
+
+    Returns
+    -------
+    grad_U : array, shape (m, d)
+        :math:`\alpha_i X^T(\mathbf 1[Xu_i > 0] \odot \nabla\ell(\hat y)) + \beta u_i`.
+    grad_alpha : array, shape (m,)
+        :math:`\sigma(Xu_i)^T \nabla\ell(\hat y) + \beta\alpha_i`.
+    """
+    _check_network(problem, network)
+    return _forward_backward(problem, network.U, network.alpha)
+
+
+def gradient_norm(problem: Problem, network: ReLUNetwork) -> float:
+    """Euclidean norm of :func:`gradient` over all parameters (U and α together)."""
+    gU, ga = gradient(problem, network)
+    return float(np.sqrt(np.sum(gU**2) + np.sum(ga**2)))
+
+
+def _check_network(problem: Problem, network: ReLUNetwork) -> None:
+    if not isinstance(network, ReLUNetwork):
+        raise InputError(f"expected a ReLUNetwork, got {type(network).__name__}")
+    if network.d != problem.d:
+        raise InputError(f"network has input dimension {network.d} but the data have {problem.d}")
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Outcome of one training run.
+
+    Attributes
+    ----------
+    network : ReLUNetwork
+        Final iterate (width ``width``; not balanced, not pruned).
+    objective : ObjectiveValue
+        ``objective(problem, network)`` at the final iterate.
+    history : array, shape (iterations + 1,)
+        Objective total at the start (entry 0) and after every iteration.
+    iterations : int
+        Iterations performed (L-BFGS: scipy's ``nit``).
+    converged : bool
+        Final gradient norm <= ``tol * scale`` (module docstring).
+    grad_norm : float
+        Euclidean norm of the σ'(0) = 0 backprop gradient at the final iterate.
+    seconds : float
+        Wall-clock time of the optimization.
+    method, seed, width : str, int or None, int
+        ``seed`` is None when an explicit ``init`` network was given.
+    message : str
+        Why the method stopped (scipy's message for L-BFGS).
+    n_evaluations : int
+        Objective/gradient evaluations.
+    options : dict
+        The resolved hyper-parameters (lr, tol, max_iter, init_scale, ...).
+    """
+
+    network: ReLUNetwork
+    objective: ObjectiveValue
+    history: np.ndarray
+    iterations: int
+    converged: bool
+    grad_norm: float
+    seconds: float
+    method: str
+    seed: int | None
+    width: int
+    message: str
+    n_evaluations: int = 0
+    options: dict = field(default_factory=dict)
+
+    def to_record(self) -> dict:
+        """Flat dict of scalars for a CSV row (the network itself is not included)."""
+        rec = {
+            "method": self.method,
+            "seed": self.seed,
+            "width": self.width,
+            "objective": self.objective.total,
+            "objective_loss": self.objective.loss,
+            "objective_regularization": self.objective.regularization,
+            "iterations": self.iterations,
+            "n_evaluations": self.n_evaluations,
+            "converged": self.converged,
+            "grad_norm": self.grad_norm,
+            "seconds": self.seconds,
+            "message": self.message,
+        }
+        for k, v in self.options.items():
+            rec[f"train_{k}"] = v
+        return rec
+
+
+# --------------------------------------------------------------------------- training
+
+
+class _Objective:
+    """L_β and its gradient on the flat parameter vector [U.ravel(), alpha]; counts evaluations."""
+
+    def __init__(self, problem: Problem, m: int):
+        self.problem = problem
+        self.m = m
+        self.d = problem.d
+        self.n_eval = 0
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        md = self.m * self.d
+        return x[:md].reshape(self.m, self.d), x[md:]
+
+    def network(self, x: np.ndarray) -> ReLUNetwork:
+        U, a = self.unpack(x)
+        return ReLUNetwork(U, a)
+
+    def value(self, x: np.ndarray) -> float:
+        """Objective total; +inf when the parameters or the value are not finite."""
+        self.n_eval += 1
+        if not np.all(np.isfinite(x)):
+            return np.inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = objective(self.problem, self.network(x)).total
+        return val if np.isfinite(val) else np.inf
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        U, a = self.unpack(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gU, ga = _forward_backward(self.problem, U, a)
+        return np.concatenate([gU.ravel(), ga])
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        val = self.value(x)
+        if not np.isfinite(val):
+            return np.inf, np.zeros_like(x)
+        return val, self.grad(x)
+
+
+def initial_network(problem: Problem, width: int, seed: int, init_scale: float = 1.0) -> ReLUNetwork:
+    r"""Seeded random start: :math:`U_{ij} \sim N(0, s^2/d)`, then :math:`\alpha_i \sim N(0, s^2/m)`.
+
+    Parameters
+    ----------
+    problem : Problem
+    width : int
+        m >= 1.
+    seed : int
+        Seed of ``np.random.default_rng``.
+    init_scale : float
+        s > 0.
+
+    Returns
+    -------
+    ReLUNetwork
+        U of shape (m, d), α of shape (m,).
+    """
+    width = _check_width(width)
+    seed = check_seed(seed)
+    init_scale = _check_positive(init_scale, "init_scale")
+    rng = np.random.default_rng(seed)
+    U = rng.normal(scale=init_scale / np.sqrt(problem.d), size=(width, problem.d))
+    alpha = rng.normal(scale=init_scale / np.sqrt(width), size=width)
+    return ReLUNetwork(U, alpha)
+
+
+def _check_width(width) -> int:
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width < 1:
+        raise InputError(f"width must be an integer >= 1, got {width!r}")
+    return int(width)
+
+
+def _check_positive(v, name: str) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {v!r}") from None
+    if not np.isfinite(f) or f <= 0:
+        raise InputError(f"{name} must be finite and > 0, got {v!r}")
+    return f
+
+
+def _check_iterations(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+        raise InputError(f"max_iter must be an integer >= 0, got {v!r}")
+    return int(v)
+
+
+def train(
+    problem: Problem,
+    width: int,
+    *,
+    method: str = "lbfgs",
+    seed: int = 0,
+    init: ReLUNetwork | None = None,
+    init_scale: float = 1.0,
+    max_iter: int | None = None,
+    tol: float = 1e-8,
+    lr: float | None = None,
+    line_search: bool = True,
+    ftol: float = 1e-15,
+    adam_betas: tuple[float, float] = (0.9, 0.999),
+    adam_eps: float = 1e-8,
+    callback: Callback | None = None,
+) -> TrainingResult:
+    r"""Minimize :math:`L_\beta` over width-``width`` networks from a seeded start.
+
+    Parameters
+    ----------
+    problem : Problem
+        Data, β and loss (conventions of SPEC §1.1).
+    width : int
+        Number of neurons m >= 1.
+    method : {"lbfgs", "gd", "adam"}
+    seed : int
+        Seed of the initialization (:func:`initial_network`); ignored when ``init`` is given.
+    init : ReLUNetwork, optional
+        Explicit starting network of width ``width`` (then ``result.seed`` is None).
+    init_scale : float
+        Initialization scale s (module docstring).
+    max_iter : int, optional
+        Iteration limit (default 20000).
+    tol : float
+        Gradient-norm tolerance relative to ``max(1, ℓ(0))`` (stopping rule and ``converged``).
+    lr : float, optional
+        ``gd``: (initial) step, default 1.0; ``adam``: learning rate, default 1e-2. Not used by L-BFGS.
+    line_search : bool
+        ``gd`` only: Armijo backtracking (True) or fixed step ``lr`` (False).
+    ftol : float
+        L-BFGS-B relative objective-decrease tolerance.
+    adam_betas, adam_eps : Adam's moment decay rates and denominator epsilon.
+    callback : callable, optional
+        ``callback(iteration, objective_total)`` after every iteration and once with iteration 0.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    InputError
+        Width < 1, unknown method, bad seed, non-positive tolerances or step sizes, or an ``init``
+        network of the wrong shape.
+    """
+    if not isinstance(problem, Problem):
+        raise InputError(f"problem must be a hiddenconvex Problem, got {type(problem).__name__}")
+    width = _check_width(width)
+    if method not in METHODS:
+        raise InputError(f"unknown training method {method!r}; choose one of {', '.join(METHODS)}")
+    tol = _check_positive(tol, "tol")
+    ftol = _check_positive(ftol, "ftol")
+    max_iter = _DEFAULT_MAX_ITER[method] if max_iter is None else _check_iterations(max_iter)
+    if init is None:
+        seed = check_seed(seed)
+        init = initial_network(problem, width, seed, init_scale)
+    else:
+        _check_network(problem, init)
+        if init.width != width:
+            raise InputError(f"init network has width {init.width}, expected {width}")
+        seed = None
+    if callback is not None and not callable(callback):
+        raise InputError("callback must be callable as callback(iteration, objective)")
+    options: dict = {"init_scale": float(init_scale), "max_iter": max_iter, "tol": tol}
+    if method == "gd":
+        options["lr"] = _check_positive(_DEFAULT_LR["gd"] if lr is None else lr, "lr")
+        options["line_search"] = bool(line_search)
+    elif method == "adam":
+        options["lr"] = _check_positive(_DEFAULT_LR["adam"] if lr is None else lr, "lr")
+        b1, b2 = (float(b) for b in adam_betas)
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise InputError(f"adam_betas must lie in [0, 1), got {adam_betas!r}")
+        options.update(adam_beta1=b1, adam_beta2=b2,
+                       adam_eps=_check_positive(adam_eps, "adam_eps"))
+    else:
+        options["ftol"] = ftol
+
+    fobj = _Objective(problem, width)
+    scale = max(1.0, problem.loss.value(np.zeros(problem.n), problem.y))
+    gtol = tol * scale
+    x0 = np.concatenate([init.U.ravel(), init.alpha])
+    cb = callback if callback is not None else (lambda k, f: None)
+
+    t0 = time.perf_counter()
+    runner = {"lbfgs": _run_lbfgs, "gd": _run_gd, "adam": _run_adam}[method]
+    x, history, iterations, message = runner(fobj, x0, gtol, options, cb)
+    seconds = time.perf_counter() - t0
+
+    network = fobj.network(x)
+    gnorm = float(np.linalg.norm(fobj.grad(x)))
+    return TrainingResult(
+        network=network,
+        objective=objective(problem, network),
+        history=_frozen(history),
+        iterations=int(iterations),
+        converged=bool(gnorm <= gtol),
+        grad_norm=gnorm,
+        seconds=seconds,
+        method=method,
+        seed=seed,
+        width=width,
+        message=message,
+        n_evaluations=fobj.n_eval,
+        options=options,
+    )
+
+
+def _frozen(history: list[float]) -> np.ndarray:
+    h = np.asarray(history, dtype=np.float64)
+    h.setflags(write=False)
+    return h
+
+
+def _run_lbfgs(fobj: _Objective, x0, gtol, options, cb):
+    f0 = fobj.value(x0)
+    history = [f0]
+    cb(0, f0)
+
+    def on_iter(intermediate_result):
+        history.append(float(intermediate_result.fun))
+        cb(len(history) - 1, float(intermediate_result.fun))
+
+    if options["max_iter"] == 0:
+        return x0, history, 0, "max_iter = 0: returned the initial network"
+    res = minimize(
+        fobj.value_and_grad,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        callback=on_iter,
+        options={
+            "maxiter": options["max_iter"],
+            "maxfun": 10 * options["max_iter"] + 100,
+            "ftol": options["ftol"],
+            # L-BFGS-B's gtol bounds the max-norm of the gradient; the 2-norm test is ours.
+            "gtol": gtol / np.sqrt(x0.size),
+            "maxcor": 30,
+        },
+    )
+    msg = res.message if isinstance(res.message, str) else str(res.message)
+    return res.x, history, int(res.nit), f"L-BFGS-B: {msg}"
+
+
+def _run_gd(fobj: _Objective, x0, gtol, options, cb):
+    x = x0.copy()
+    f = fobj.value(x)
+    history = [f]
+    cb(0, f)
+    step = options["lr"]
+    message = f"reached max_iter = {options['max_iter']}"
+    k = 0
+    for k in range(1, options["max_iter"] + 1):
+        g = fobj.grad(x)
+        g2 = float(g @ g)
+        if np.sqrt(g2) <= gtol:
+            message = "gradient norm below tolerance"
+            k -= 1
+            break
+        if options["line_search"]:
+            while True:
+                x_new = x - step * g
+                f_new = fobj.value(x_new)
+                if f_new <= f - _ARMIJO_C * step * g2:
+                    break
+                step *= 0.5
+                if step < _MIN_STEP:
+                    break
+            if step < _MIN_STEP:
+                message = "line search failed: no decrease along the negative gradient"
+                k -= 1
+                break
+            x, f = x_new, f_new
+            step *= 2.0
+        else:
+            x_new = x - step * g
+            f_new = fobj.value(x_new)
+            if not np.isfinite(f_new):
+                message = "diverged (non-finite objective); returned the last finite iterate"
+                k -= 1
+                break
+            x, f = x_new, f_new
+        history.append(f)
+        cb(k, f)
+    return x, history, k, message
+
+
+def _run_adam(fobj: _Objective, x0, gtol, options, cb):
+    x = x0.copy()
+    f = fobj.value(x)
+    history = [f]
+    cb(0, f)
+    lr, b1, b2, eps = options["lr"], options["adam_beta1"], options["adam_beta2"], options["adam_eps"]
+    mom = np.zeros_like(x)
+    vel = np.zeros_like(x)
+    message = f"reached max_iter = {options['max_iter']}"
+    k = 0
+    for k in range(1, options["max_iter"] + 1):
+        g = fobj.grad(x)
+        if np.linalg.norm(g) <= gtol:
+            message = "gradient norm below tolerance"
+            k -= 1
+            break
+        mom = b1 * mom + (1 - b1) * g
+        vel = b2 * vel + (1 - b2) * g * g
+        mhat = mom / (1 - b1**k)
+        vhat = vel / (1 - b2**k)
+        x_new = x - lr * mhat / (np.sqrt(vhat) + eps)
+        f_new = fobj.value(x_new)
+        if not np.isfinite(f_new):
+            message = "diverged (non-finite objective); returned the last finite iterate"
+            k -= 1
+            break
+        x, f = x_new, f_new
+        history.append(f)
+        cb(k, f)
+    return x, history, k, message
+
+
+def train_many(
+    problem: Problem,
+    width: int,
+    seeds: int | Iterable[int],
+    method: str = "lbfgs",
+    *,
+    on_result: Callable[[TrainingResult], object] | None = None,
+    **options,
+) -> list[TrainingResult]:
+    """Train one network per seed (same width, method and options).
+
+    Parameters
+    ----------
+    problem : Problem
+    width : int
+    seeds : int or iterable of int
+        An int K means the seeds 0, 1, ..., K-1.
+    method : {"lbfgs", "gd", "adam"}
+    on_result : callable, optional
+        Called with each :class:`TrainingResult` as soon as it is available (progress at the edge).
+    **options
+        Passed to :func:`train` (not ``seed`` or ``init``).
+
+    Returns
+    -------
+    list of TrainingResult, in the order of ``seeds``.
+    """
+    if "seed" in options or "init" in options:
+        raise InputError("train_many takes the seeds list; do not pass seed= or init=")
+    if isinstance(seeds, bool):
+        raise InputError(f"seeds must be an int K or a list of seeds, got {seeds!r}")
+    if isinstance(seeds, int | np.integer):
+        if seeds < 1:
+            raise InputError(f"number of seeds must be >= 1, got {seeds}")
+        seeds = range(int(seeds))
+    try:
+        seed_list = [check_seed(s) for s in seeds]
+    except TypeError:
+        raise InputError(f"seeds must be an int K or a list of seeds, got {seeds!r}") from None
+    if not seed_list:
+        raise InputError("seeds is empty")
+    out = []
+    for s in seed_list:
+        res = train(problem, width, method=method, seed=s, **options)
+        out.append(res)
+        if on_result is not None:
+            on_result(res)
+    return out
+
+
+def best_result(results: Iterable[TrainingResult]) -> TrainingResult:
+    """The run with the smallest final objective (first one on ties)."""
+    results = list(results)
+    if not results:
+        raise InputError("no training results given")
+    return min(results, key=lambda r: r.objective.total)

@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Regenerate the synthetic CSV datasets in data/ deterministically from hiddenconvex.synthetic.
+
+Which files and with which generator arguments (seeds included) is read from the dataset registry
+``hiddenconvex.datasets.REGISTRY`` (entries with ``source == "synthetic"``), so the registry, this
+script and data/README.md describe the same files. The real-data files come from
+scripts/export_sklearn_datasets.py instead.
+
+Format: header ``x1,...,xd,y``, one row per sample, numbers written as the shortest decimal string
+that round-trips to the same float64 (``repr``), so loading a file gives back exactly the
+generator's arrays.
+
+Usage::
+
+    python scripts/make_datasets.py                # write data/*.csv (synthetic ones)
+    python scripts/make_datasets.py --check        # verify the files on disk, write nothing
+    python scripts/make_datasets.py --out DIR --only default teacher_1d
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hiddenconvex.datasets import REGISTRY
+from hiddenconvex.errors import InputError
+from hiddenconvex.synthetic import GENERATORS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def synthetic_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of the registered synthetic dataset ``name``, straight from its generator."""
+    info = REGISTRY[name]
+    X, y, _ = GENERATORS[info.generator](**info.generator_kwargs())
+    return X, y
+
+
+def csv_text(X: np.ndarray, y: np.ndarray) -> str:
+    header = ",".join([f"x{j + 1}" for j in range(X.shape[1])] + ["y"])
+    rows = [",".join(repr(float(v)) for v in (*x, t)) for x, t in zip(X, y, strict=True)]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    names_all = [n for n, info in REGISTRY.items() if info.source == "synthetic"]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=REPO / "data", help="output folder (default data/)")
+    ap.add_argument("--only", nargs="+", metavar="NAME", choices=names_all,
+                    help=f"subset of {', '.join(names_all)}")
+    ap.add_argument("--check", action="store_true",
+                    help="compare the files in --out with freshly generated data; write nothing")
+    args = ap.parse_args(argv)
+    if not args.out.is_dir():
+        print(f"error: output folder not found: {args.out}", file=sys.stderr)
+        return 2
+    names = args.only or names_all
+    bad = 0
+    for name in names:
+        try:
+            X, y = synthetic_arrays(name)
+        except InputError as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            return 2
+        text = csv_text(X, y)
+        path = args.out / REGISTRY[name].filename
+        if args.check:
+            ok = path.is_file() and path.read_text(encoding="utf-8") == text
+            bad += not ok
+            print(f"{'ok  ' if ok else 'DIFF'} {path}")
+        else:
+            write_atomic(path, text)
+            print(f"wrote {path}  (n={X.shape[0]}, d={X.shape[1]}, {len(text.encode())} bytes)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+#!/usr/bin/env python
+"""Figures from the stored result CSVs only (never from a live run).
+
+    python scripts/make_figures.py [--runs results/experiments/runs.csv]
+                                   [--bench results/bench/solvers.csv] [--out results/figures]
+
+Writes PNG files (matplotlib, Agg backend), each with a title and a caption saying what it shows,
+and ``captions.md`` listing them:
+
+* ``gap_vs_width.png`` — relative gap of the best gradient-trained network to the convex optimum
+  P_c against the width m, one panel per dataset, one line per β (needs ≥ 2 widths in the CSV);
+* ``gap_vs_beta.png`` — the same gap against β, one line per width (needs ≥ 2 values of β);
+* ``solve_time_vs_patterns.png`` — convex solve time against the number of activation patterns p,
+  one colour per solver, from the solver benchmark CSV if present, else from the runs CSV.
+
+A missing input file or column prints a note and skips that figure; the others are still made.
+Exit status 2 only when no input CSV exists at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import textwrap
+from pathlib import Path
+
+DEFAULT_RUNS = "results/experiments/runs.csv"
+DEFAULT_BENCH = "results/bench/solvers.csv"
+DEFAULT_OUT = "results/figures"
+GAP_FLOOR = 1e-16
+REACH_TOL = 1e-4
+PROG = "make_figures"
+# accepted column names in the benchmark CSV (first present wins)
+PATTERN_COLUMNS = ("n_patterns", "p", "patterns", "num_patterns")
+TIME_COLUMNS = ("solve_seconds", "median_solve_seconds", "seconds", "time_seconds", "time_s")
+EXTRA_KEYS = ("loss", "method", "samples")  # split lines when these vary
+
+
+def note(msg: str) -> None:
+    print(f"{PROG}: note: {msg}", file=sys.stderr)
+
+
+def _ok_rows(df):
+    return df[df["status"] == "ok"] if "status" in df.columns else df
+
+
+def _varying(df, cols) -> list[str]:
+    return [c for c in cols if c in df.columns and df[c].nunique(dropna=False) > 1]
+
+
+def _label(keys, values) -> str:
+    names = {"beta": "β", "width": "m"}
+    return ", ".join(f"{names.get(k, k)}={v:g}" if isinstance(v, float) else
+                     f"{names.get(k, k)}={v}" for k, v in zip(keys, values, strict=True))
+
+
+def _new_figure(n_panels: int, width: float = 4.6):
+    import matplotlib.pyplot as plt
+
+    ncols = min(n_panels, 3)
+    nrows = math.ceil(n_panels / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.6 * nrows + 1.2),
+                             squeeze=False)
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n_panels])
+
+
+def _finish(fig, title: str, caption: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from hiddenconvex.experiments import atomic_path
+
+    fig.suptitle(title, fontsize=12)
+    wrapped = "\n".join(textwrap.wrap(caption, width=int(fig.get_figwidth() * 17)))
+    n_lines = wrapped.count("\n") + 1
+    bottom = min(0.45, (0.25 + 0.16 * n_lines) / fig.get_figheight())
+    fig.tight_layout(rect=(0, bottom, 1, 0.95))
+    fig.text(0.5, 0.012, wrapped, ha="center", va="bottom", fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def gap_figure(df, x: str, line_key: str, out: Path):
+    """|relative gap| of the best trained net vs ``x``; panels per dataset, lines per line_key."""
+    import numpy as np
+    import pandas as pd
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    name = f"gap_vs_{x}.png"
+    need = [c for c in ("dataset", x, line_key, "best_relative_gap") if c not in df.columns]
+    if need:
+        note(f"{name} skipped: column(s) {', '.join(need)} not in the runs CSV")
+        return None
+    ok = _ok_rows(df).copy()
+    ok["gap"] = pd.to_numeric(ok["best_relative_gap"], errors="coerce")
+    ok = ok.dropna(subset=["gap"])
+    if ok[x].nunique() < 2:
+        note(f"{name} skipped: fewer than 2 values of {x} among the ok runs")
+        return None
+    extra = _varying(ok, EXTRA_KEYS)
+    keys = [line_key, *extra]
+    datasets = list(dict.fromkeys(ok["dataset"]))
+    fig, axes = _new_figure(len(datasets))
+    below = False
+    for ax, ds in zip(axes, datasets, strict=True):
+        d = ok[ok["dataset"] == ds]
+        for i, (lkey, g) in enumerate(d.groupby(keys, sort=True)):
+            lkey = lkey if isinstance(lkey, tuple) else (lkey,)
+            color = f"C{i % 10}"
+            xs = g[x].to_numpy(dtype=float)
+            gap = g["gap"].to_numpy(dtype=float)
+            ax.scatter(xs, np.maximum(np.abs(gap), GAP_FLOOR), s=14, alpha=0.45, color=color)
+            neg = gap < -REACH_TOL * 1e-3
+            if neg.any():
+                below = True
+                ax.scatter(xs[neg], np.maximum(np.abs(gap[neg]), GAP_FLOOR), marker="x", s=40,
+                           color="red", zorder=5)
+            med = g.groupby(x)["gap"].apply(lambda s: float(np.median(np.abs(s))))
+            ax.plot(med.index.to_numpy(dtype=float), np.maximum(med.to_numpy(), GAP_FLOOR),
+                    "-o", ms=4, color=color, label=_label(keys, lkey))
+            if x == "width" and "m_star" in g.columns:
+                ms = pd.to_numeric(g["m_star"], errors="coerce").dropna()
+                if len(ms):
+                    ax.axvline(float(np.median(ms)), color=color, ls=":", lw=1)
+        ax.axhline(REACH_TOL, color="gray", ls="--", lw=1)
+        ax.set_yscale("log")
+        if x == "beta":
+            ax.set_xscale("log")
+        elif ok[x].min() > 0 and ok[x].max() >= 4 * ok[x].min():
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel({"width": "width m", "beta": "weight decay β"}[x])
+        ax.set_ylabel("|L_β(trained) − P_c| / |P_c|")
+        ax.set_title(str(ds), fontsize=10)
+        ax.legend(fontsize=7)
+    what = "width m" if x == "width" else "weight decay β (log scale)"
+    caption = (
+        f"Relative gap between the best gradient-trained network of each run and the convex "
+        f"optimum P_c, against the {what}; one panel per dataset. Dots: individual runs (seeds, "
+        f"solvers); lines: median over them. Dashed line: the 1e-4 acceptance threshold; gaps "
+        f"below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
+        + (" Dotted vertical lines: m* (median) for the line of the same colour." if x == "width"
+           and "m_star" in ok.columns else "")
+        + (" Red crosses: trained loss BELOW P_c (negative gap)." if below else "")
+    )
+    path = out / name
+    _finish(fig, "Trained networks vs the convex optimum: gap against "
+            + {"width": "width m", "beta": "β"}[x], caption, path)
+    return path, caption
+
+
+def _first(df, names):
+    return next((c for c in names if c in df.columns), None)
+
+
+def solve_time_figure(runs, bench, bench_path: str, out: Path):
+    import numpy as np
+    import pandas as pd
+    from matplotlib.ticker import NullFormatter
+
+    name = "solve_time_vs_patterns.png"
+    source, df = None, None
+    for label, cand in ((bench_path, bench), ("runs CSV", runs)):
+        if cand is None:
+            continue
+        pcol, tcol = _first(cand, PATTERN_COLUMNS), _first(cand, TIME_COLUMNS)
+        if pcol and tcol and "solver" in cand.columns:
+            source, df = label, _ok_rows(cand).rename(columns={pcol: "_p", tcol: "_t"})
+            break
+        note(f"{label} lacks solver/pattern-count/solve-time columns for {name}")
+    if df is None:
+        note(f"{name} skipped: no CSV with solver, number of patterns and solve time")
+        return None
+    df = df.assign(_p=pd.to_numeric(df["_p"], errors="coerce"),
+                   _t=pd.to_numeric(df["_t"], errors="coerce")).dropna(subset=["_p", "_t"])
+    df = df[(df["_p"] > 0) & (df["_t"] > 0)]
+    if df.empty:
+        note(f"{name} skipped: no positive pattern counts and solve times in {source}")
+        return None
+    fig, (ax,) = _new_figure(1, width=6.4)
+    for i, (solver, g) in enumerate(df.groupby("solver", sort=True)):
+        color = f"C{i % 10}"
+        ax.scatter(g["_p"], g["_t"], s=14, alpha=0.4, color=color)
+        med = g.groupby("_p")["_t"].median()
+        ax.plot(med.index.to_numpy(dtype=float), med.to_numpy(dtype=float), "-o", ms=4,
+                color=color, label=str(solver))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("number of activation patterns p")
+    ax.set_ylabel("solve time [s]")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    n_p = int(np.unique(df["_p"]).size)
+    caption = (f"Convex-program solve time against the number of activation patterns p "
+               f"(2p blocks), per solver, log-log; dots: individual solves, lines: median per p "
+               f"({n_p} distinct p). Source: {source}.")
+    path = out / name
+    _finish(fig, "Solve time vs number of patterns", caption, path)
+    return path, caption
+
+
+def _read(path: Path, what: str):
+    import pandas as pd
+
+    if not path.is_file():
+        note(f"{what} {path} not found")
+        return None
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        note(f"cannot read {what} {path}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
+        return None
+    if df.empty:
+        note(f"{what} {path} has no rows")
+        return None
+    return df
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", default=DEFAULT_RUNS, help=f"tidy runs CSV (default {DEFAULT_RUNS})")
+    p.add_argument("--bench", default=DEFAULT_BENCH,
+                   help=f"solver benchmark CSV (default {DEFAULT_BENCH})")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    args = p.parse_args(argv)
+
+    runs = _read(Path(args.runs), "runs CSV")
+    bench = _read(Path(args.bench), "benchmark CSV")
+    if runs is None and bench is None:
+        print(f"{PROG}: error: no input CSV ({args.runs}, {args.bench}); run `make experiments`"
+              " (and `make bench`) first", file=sys.stderr)
+        return 2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+    made = []
+    if runs is not None:
+        made.append(gap_figure(runs, "width", "beta", out))
+        made.append(gap_figure(runs, "beta", "width", out))
+    made.append(solve_time_figure(runs, bench, args.bench, out))
+    made = [m for m in made if m is not None]
+    if made:
+        from hiddenconvex.experiments import atomic_write
+
+        lines = ["# Figures", "", "Made by scripts/make_figures.py from the stored CSVs.", ""]
+        lines += [f"- `{path.name}`: {caption}" for path, caption in made]
+        atomic_write(out / "captions.md", "\n".join(lines) + "\n")
+    print(f"{PROG}: {len(made)} figure(s) -> " + (", ".join(str(m[0]) for m in made) or "none"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

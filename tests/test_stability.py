@@ -1,0 +1,793 @@
+"""Paper B: shallow networks, exact W^{1,inf} semi-norm, N'/N*, Lemma A.5/A.6, Theorems 3.1/3.3 and
+Examples 2.1-2.5 (SPEC §5, oracles O26-O28, O30-O34).
+
+References used here are independent of the code under test: SPEC closed forms, brute-force chamber
+enumeration (tests/oracles.py, one LP per sign vector), dense sampling of gradients (active set and
+finite differences), an LP per chamber for the uniform norm, dense grids in the rescaling t and
+enumeration of all permutations.
+"""
+
+import io
+import itertools
+import json
+import math
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+from oracles import brute_chambers
+from scipy.optimize import linprog
+
+from hiddenconvex import InputError
+from hiddenconvex.cli import main as cli_main
+from hiddenconvex.pathologies import (
+    evaluate_pathology,
+    example_2_1,
+    example_2_2,
+    example_2_3,
+    example_2_4,
+    example_2_5,
+    line_distance,
+    make_example,
+)
+from hiddenconvex.shallow import (
+    BiasedShallowNetwork,
+    ShallowNetwork,
+    balance,
+    difference,
+    flip,
+    is_balanced,
+    merge_redundant,
+    parameter_distance,
+    zero_sum_subsets,
+)
+from hiddenconvex.sobolev import jacobians, seminorm, seminorm_distance, sup_norm_box
+from hiddenconvex.stability import (
+    augment,
+    best_rescaling,
+    bottleneck_assignment,
+    in_restricted_space,
+    in_star_space,
+    lift_inputs,
+    realization_radius,
+    realizations_are_orbit,
+    reparametrize_at,
+    reparametrize_uniform,
+    rescaling_orbit_distance,
+    restricted_space_violations,
+    theorem_3_1_conditions,
+    to_restricted,
+)
+
+SQ2 = math.sqrt(2.0)
+
+
+# ------------------------------------------------------------------------------ references
+def ref_realize(A, C, X):
+    """R(Θ)(x) = Σ_i c_i ρ(<a_i, x>) written out neuron by neuron."""
+    A, C, X = np.asarray(A, float), np.atleast_2d(np.asarray(C, float)), np.atleast_2d(X)
+    out = np.zeros((X.shape[0], C.shape[0]))
+    for i in range(A.shape[0]):
+        out += np.maximum(X @ A[i], 0.0)[:, None] * C[:, i][None, :]
+    return out
+
+
+def ref_seminorm(net):
+    """max over brute-force chambers of the raw rows (no dedup) of max |Σ_active c_i a_i^T|."""
+    keep = np.any(net.A != 0, axis=1)
+    A, C = net.A[keep], net.C[:, keep]
+    if A.shape[0] == 0:
+        return 0.0
+    P = brute_chambers(A)
+    best = 0.0
+    for s in range(P.p):
+        act = P.D[:, s]
+        J = C[:, act] @ A[act]
+        best = max(best, float(np.max(np.abs(J))) if J.size else 0.0)
+    return best
+
+
+def sampled_seminorm(net, n=20000, seed=0):
+    """Lower bound: max over random Gaussian points of the active-set Jacobian."""
+    X = np.random.default_rng(seed).normal(size=(n, net.d))
+    act = (X @ net.A.T) > 0
+    best = 0.0
+    for chunk in np.array_split(np.arange(n), 10):
+        J = np.einsum("ni,ki,il->nkl", act[chunk].astype(float), net.C, net.A)
+        best = max(best, float(np.max(np.abs(J))))
+    return best
+
+
+def lp_sup_box(net, lo=-1.0, hi=1.0):
+    """sup_{box} |h| by one LP per brute-force chamber and output and sign (max of a linear
+    function)."""
+    keep = np.any(net.A != 0, axis=1)
+    A, C = net.A[keep], net.C[:, keep]
+    d = net.d
+    P = brute_chambers(A) if A.shape[0] else None
+    best = 0.0
+    chambers = range(P.p) if P is not None else [None]
+    for s in chambers:
+        act = P.D[:, s] if P is not None else np.zeros(0, bool)
+        sgn = P.signs[:, s] if P is not None else np.zeros(0)
+        J = C[:, act] @ A[act] if act.any() else np.zeros((C.shape[0], d))
+        A_ub = -(sgn[:, None] * A) if A.shape[0] else None
+        b_ub = np.zeros(A.shape[0]) if A.shape[0] else None
+        for k in range(J.shape[0]):
+            for sign in (1, -1):
+                res = linprog(-sign * J[k], A_ub=A_ub, b_ub=b_ub, bounds=[(lo, hi)] * d,
+                              method="highs")
+                assert res.status == 0
+                best = max(best, -res.fun)
+    return best
+
+
+def random_net(rng, d, m, D=1, zero=False, dup=False):
+    A = rng.normal(size=(m, d)) * rng.uniform(0.3, 3, size=(m, 1))
+    C = rng.normal(size=(D, m))
+    if dup and m >= 3:
+        A[1] = 2.5 * A[0]  # positively parallel
+        A[2] = -0.7 * A[0]  # antiparallel
+    if zero and m >= 2:
+        A[-1] = 0.0
+    return ShallowNetwork(A, C)
+
+
+def random_star(rng, d, m, D=1):
+    A = rng.normal(size=(m, d))
+    A[:, -2:] = np.abs(A[:, -2:]) + 0.2
+    C = rng.normal(size=(D, m))
+    C[:, np.max(np.abs(C), axis=0) < 0.1] = 0.5
+    return balance(ShallowNetwork(A, C))
+
+
+def check_star(net, tol=1e-9):
+    """Independent N* membership test."""
+    na = np.max(np.abs(net.A), axis=1)
+    nc = np.max(np.abs(net.C), axis=0)
+    assert np.all(np.abs(na - nc) <= tol * np.maximum(na, nc))
+    assert np.all(net.A[:, -2:] > 0)
+    U = net.A / na[:, None]
+    for i, j in itertools.combinations(range(net.width), 2):
+        assert np.max(np.abs(U[i] - U[j])) > 1e-8
+
+
+# ------------------------------------------------------------------------- objects, errors
+def test_realize_matches_formula_and_shapes():
+    rng = np.random.default_rng(1)
+    net = random_net(rng, 3, 5, D=2)
+    X = rng.normal(size=(50, 3))
+    np.testing.assert_allclose(net.realize(X), ref_realize(net.A, net.C, X), atol=1e-13)
+    assert net.realize(X[0]).shape == (2,)
+    assert net.architecture == (3, 5, 2)
+    one = ShallowNetwork([[1.0, 2.0]], [3.0])  # 1-D C means D = 1
+    assert one.out_dim == 1 and one(np.array([1.0, 1.0]))[0] == 9.0
+    with pytest.raises(ValueError):
+        net.A[0, 0] = 1.0  # immutable
+
+
+def test_bad_input_errors():
+    with pytest.raises(InputError, match="columns"):
+        ShallowNetwork(np.ones((3, 2)), np.ones((1, 2)))
+    with pytest.raises(InputError, match="NaN"):
+        ShallowNetwork([[np.nan, 1.0]], [1.0])
+    with pytest.raises(InputError):
+        ShallowNetwork(np.ones(3), [1.0])
+    a = ShallowNetwork(np.ones((2, 2)), np.ones(2))
+    b = ShallowNetwork(np.ones((2, 3)), np.ones(2))
+    c = ShallowNetwork(np.ones((3, 2)), np.ones(3))
+    with pytest.raises(InputError, match="input dimensions"):
+        difference(a, b)
+    with pytest.raises(InputError, match="input dimensions"):
+        seminorm_distance(a, b)
+    with pytest.raises(InputError, match="output dimensions"):
+        difference(a, ShallowNetwork(np.ones((2, 2)), np.ones((2, 2))))
+    with pytest.raises(InputError, match="architecture"):
+        parameter_distance(a, c)
+    with pytest.raises(InputError, match="shape"):
+        a.realize(np.ones((4, 3)))
+    with pytest.raises(InputError):
+        BiasedShallowNetwork(np.ones((2, 2)), np.ones(3), np.ones(2), 0.0)
+    with pytest.raises(InputError):
+        BiasedShallowNetwork(np.ones((2, 2)), np.ones(2), np.ones((1, 3)), 0.0)
+    with pytest.raises(InputError, match="low < high"):
+        sup_norm_box(a, 1.0, -1.0)
+    with pytest.raises(InputError, match="k must be"):
+        example_2_1(0)
+    with pytest.raises(InputError, match="unknown example"):
+        make_example("2.9", 1)
+    with pytest.raises(InputError, match="BiasedShallowNetwork"):
+        augment(a)
+    with pytest.raises(InputError):
+        realization_radius(-1.0)
+    with pytest.raises(InputError, match="square"):
+        bottleneck_assignment(np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------------- semi-norm
+def test_seminorm_d1_closed_form():
+    # SPEC §5.2, d = 1: max(|Σ_{a_i>0} c_i a_i|, |Σ_{a_i<0} c_i a_i|) entrywise
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        net = random_net(rng, 1, 6, D=2, zero=True)
+        a = net.A[:, 0]
+        pos = np.abs(net.C[:, a > 0] @ a[a > 0]).max()
+        neg = np.abs(net.C[:, a < 0] @ a[a < 0]).max()
+        assert seminorm(net).value == pytest.approx(max(pos, neg), rel=1e-13)
+
+
+@pytest.mark.parametrize("d,m,D", [(2, 4, 1), (2, 3, 2), (3, 4, 1), (3, 3, 2), (4, 3, 1)])
+def test_seminorm_matches_brute_force_and_bounds_sampling(d, m, D):
+    rng = np.random.default_rng(10 * d + m + D)
+    for trial in range(6):
+        net = random_net(rng, d, m, D, zero=trial % 2 == 0, dup=trial % 3 == 0)
+        h = difference(net, random_net(rng, d, m, D))
+        exact = seminorm(h)
+        ref = ref_seminorm(h)
+        assert exact.value == pytest.approx(ref, rel=1e-12, abs=1e-14)
+        low = sampled_seminorm(h, n=4000, seed=trial)
+        assert exact.value >= low * (1 - 1e-12)
+        # the reported maximizing chamber: its witness reproduces the Jacobian
+        J = jacobians(h, exact.witness[None, :])[0]
+        np.testing.assert_allclose(J, exact.jacobian, atol=1e-12 * max(1, exact.value))
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_seminorm_equals_dense_sampling_in_low_dimension(d):
+    rng = np.random.default_rng(30 + d)
+    for _ in range(8):
+        h = difference(random_net(rng, d, 3, 2), random_net(rng, d, 2, 2))
+        if d == 1:
+            X = np.array([[1.0], [-1.0]])
+        else:
+            th = np.linspace(0, 2 * np.pi, 200_000, endpoint=False)
+            X = np.column_stack([np.cos(th), np.sin(th)])
+        J = jacobians(h, X)
+        sampled = float(np.max(np.abs(J)))
+        assert seminorm(h).value == pytest.approx(sampled, rel=1e-12)
+
+
+def test_jacobians_match_finite_differences():
+    rng = np.random.default_rng(4)
+    net = random_net(rng, 3, 5, D=2)
+    X = rng.normal(size=(30, 3))
+    h = 1e-6
+    fd = np.stack([(net.realize(X + h * e) - net.realize(X - h * e)) / (2 * h) for e in np.eye(3)],
+                  axis=-1)
+    np.testing.assert_allclose(jacobians(net, X), fd, atol=1e-6)
+
+
+def test_seminorm_handles_parallel_antiparallel_and_zero_neurons():
+    # neurons on one hyperplane: a, 2a (same side), -a (other side), plus a zero neuron
+    a = np.array([1.0, -2.0, 0.5])
+    net = ShallowNetwork(np.vstack([a, 2 * a, -a, np.zeros(3)]), [1.0, 1.0, 3.0, 5.0])
+    # gradient 3a on <a,x> > 0 side, -3a on the other: semi-norm 3*2 = 6
+    assert seminorm(net).value == pytest.approx(6.0, rel=1e-14)
+    assert seminorm(net).num_hyperplanes == 1 and seminorm(net).num_chambers == 2
+    assert ref_seminorm(net) == pytest.approx(6.0, rel=1e-14)
+    # a network minus a rescaled, permuted copy of itself: exactly zero up to rounding
+    rng = np.random.default_rng(5)
+    g = random_net(rng, 3, 4, D=2)
+    t = rng.uniform(0.2, 5, size=4)
+    copy = ShallowNetwork(g.A * t[:, None], g.C / t[None, :]).permute([2, 0, 3, 1])
+    assert seminorm_distance(copy, g).value < 1e-13
+    assert seminorm(ShallowNetwork.zeros(3, 2)).value == 0.0
+
+
+def test_inequality_20_o33():
+    # O33: max_{x in (-1,1)^d} |R(Θ)(x)| <= sqrt(d) * 2 sqrt(d) * |R(Θ)|_{W^{1,inf}}
+    rng = np.random.default_rng(6)
+    for d in (1, 2, 3):
+        for _ in range(5):
+            net = random_net(rng, d, 4)
+            semi = seminorm(net).value
+            X = rng.uniform(-1, 1, size=(5000, d))
+            assert np.max(np.abs(net.realize(X))) <= math.sqrt(d) * 2 * math.sqrt(d) * semi
+            assert sup_norm_box(net).value <= math.sqrt(d) * 2 * math.sqrt(d) * semi
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_sup_norm_box_matches_lp_and_grid(d):
+    rng = np.random.default_rng(40 + d)
+    for trial in range(4):
+        D = 1 + trial % 2
+        h = difference(random_net(rng, d, 3, D=D), random_net(rng, d, 2, D=D))
+        exact = sup_norm_box(h)
+        assert exact.value == pytest.approx(lp_sup_box(h), rel=1e-8, abs=1e-12)
+        grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, 41)] * d), -1).reshape(-1, d)
+        assert exact.value >= np.max(np.abs(h.realize(grid))) * (1 - 1e-12)
+        assert np.max(np.abs(h.realize(exact.argmax))) == pytest.approx(exact.value, rel=1e-12)
+    # a box not containing 0 (per-coordinate bounds)
+    net = random_net(rng, 2, 3)
+    lo, hi = np.array([0.5, -2.0]), np.array([3.0, -0.5])
+    g = np.stack(np.meshgrid(np.linspace(0.5, 3, 301), np.linspace(-2, -0.5, 301)), -1)
+    g = g.reshape(-1, 2)
+    val = sup_norm_box(net, lo, hi).value
+    assert val >= np.max(np.abs(net.realize(g))) * (1 - 1e-12)
+    assert val <= np.max(np.abs(net.realize(g))) + 3 * seminorm(net).value * 2.5 / 300
+
+
+# ------------------------------------------------------------------ balancing, merging, N', N*
+def test_balance_and_merge_preserve_realization_o33():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 3))
+    for trial in range(10):
+        net = random_net(rng, 3, 5, D=2, zero=True, dup=True)
+        if trial % 2:  # a neuron with a != 0 and c = 0
+            C = net.C.copy()
+            C[:, 3] = 0.0
+            net = ShallowNetwork(net.A, C)
+        b = balance(net)
+        assert is_balanced(b)
+        na, nc = np.max(np.abs(b.A), axis=1), np.max(np.abs(b.C), axis=0)
+        np.testing.assert_allclose(na, nc, rtol=1e-14)
+        np.testing.assert_allclose(b.realize(X), net.realize(X), atol=1e-12)
+        assert seminorm_distance(b, net).value < 1e-12
+        bb = balance(b)  # idempotent
+        np.testing.assert_allclose(bb.A, b.A, rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(bb.C, b.C, rtol=1e-14, atol=1e-15)
+        mg = merge_redundant(net)
+        assert mg.width == net.width
+        np.testing.assert_allclose(mg.realize(X), net.realize(X), atol=1e-12)
+        assert seminorm_distance(mg, net).value < 1e-12
+        r = to_restricted(net)
+        assert in_restricted_space(r)
+        assert seminorm_distance(r, net).value < 1e-12
+
+
+def test_merge_formula_87():
+    # a_j = 3 a_i: c_i ρ(<a_i,x>) + c_j ρ(<a_j,x>) = (c_i + 3 c_j) ρ(<a_i,x>); balanced version
+    net = ShallowNetwork([[2.0, -1.0], [6.0, -3.0], [0.0, 1.0]], [1.0, 0.5, 2.0])
+    mg = merge_redundant(net)
+    v = 1.0 * 2.0 + 0.5 * 6.0  # c_i ||a_i|| + c_j ||a_j|| = 5
+    np.testing.assert_allclose(mg.A[0], math.sqrt(v) * np.array([1.0, -0.5]))
+    assert mg.C[0, 0] == pytest.approx(v / math.sqrt(v))
+    np.testing.assert_array_equal(mg.A[1], 0.0)
+    assert mg.C[0, 1] == 0.0
+    np.testing.assert_array_equal(mg.A[2], net.A[2])
+    # cancelling pair becomes two zero neurons
+    z = merge_redundant(ShallowNetwork([[1.0, 1.0], [2.0, 2.0]], [2.0, -1.0]))
+    assert np.all(z.A == 0) and np.all(z.C == 0)
+
+
+def test_membership_n_prime_and_n_star():
+    good = balance(ShallowNetwork([[1.0, 2.0, 1.0], [-1.0, 0.5, 3.0]], [2.0, -1.0]))
+    assert in_restricted_space(good) and in_star_space(good)
+    unbalanced = ShallowNetwork([[1.0, 2.0, 1.0]], [5.0])
+    assert not in_restricted_space(unbalanced)
+    redundant = balance(ShallowNetwork([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0]], [1.0, 1.0]))
+    assert not in_restricted_space(redundant)
+    assert any("C.2" in s for s in restricted_space_violations(redundant))
+    opposite = balance(ShallowNetwork([[1.0, 2.0], [-1.0, -2.0]], [1.0, 1.0]))
+    assert in_restricted_space(opposite)  # only POSITIVE parallelism is forbidden in N'
+    assert not in_star_space(opposite)
+    neg = balance(ShallowNetwork([[1.0, -2.0, 1.0]], [1.0]))
+    assert in_restricted_space(neg) and not in_star_space(neg)
+    assert not in_star_space(ShallowNetwork.zeros(1, 3))  # zero neuron has no positive coords
+
+
+# ------------------------------------------------------------------------------ Lemma A.5
+def test_lemma_a5_flip_identity():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 3))
+    # J with Σ_J c_i a_i^T = 0: a_0 c_0 + a_1 c_1 + a_2 c_2 = 0
+    a0, a1 = rng.normal(size=3), rng.normal(size=3)
+    A = np.vstack([a0, a1, -(a0 + 2 * a1) / 4, rng.normal(size=3)])
+    net = ShallowNetwork(A, [1.0, 2.0, 4.0, -1.5])
+    assert (0, 1, 2) in zero_sum_subsets(net)
+    f = flip(net, [0, 1, 2])
+    np.testing.assert_allclose(f.realize(X), net.realize(X), atol=1e-12)
+    assert seminorm_distance(f, net).value < 1e-12
+    # any J: R(flip) = R - Σ_J c_i <a_i, x>
+    for J in ([3], [0, 3], [1, 2]):
+        lin = sum(net.C[0, i] * (X @ net.A[i]) for i in J)
+        np.testing.assert_allclose(flip(net, J).realize(X)[:, 0], net.realize(X)[:, 0] - lin,
+                                   atol=1e-12)
+        assert tuple(J) not in zero_sum_subsets(net)
+
+
+# --------------------------------------------------------------- Lemma A.6 augmentation (O32)
+def random_biased(rng, d, m, D):
+    A1 = rng.normal(size=(m, d))
+    b1 = rng.normal(size=m)
+    A2 = rng.normal(size=(D, m))
+    A1[1], b1[1] = 2.0 * A1[0], 2.0 * b1[0]  # redundant pair (positively parallel affine rows)
+    A1[2] = 0.0  # constant neuron ρ(b_2)
+    b1[2] = abs(b1[2]) + 0.5
+    A2[:, 3] = 0.0  # dead output
+    return A1, b1, A2
+
+
+@pytest.mark.parametrize("d,m,D", [(1, 5, 1), (2, 5, 2), (3, 6, 1), (2, 4, 3)])
+def test_augmentation_o32(d, m, D):
+    rng = np.random.default_rng(100 + d + m + D)
+    for trial in range(5):
+        A1, b1, A2 = random_biased(rng, d, m, D)
+        b2 = np.zeros(D) if trial % 2 == 0 else rng.normal(size=D)
+        theta = BiasedShallowNetwork(A1, b1, A2, b2)
+        gamma = augment(theta)
+        assert gamma.architecture == (d + 2, m + 1, D)
+        check_star(gamma)
+        assert in_star_space(gamma)
+        X = rng.normal(size=(300, d)) * 3
+        want = np.maximum(X @ A1.T + b1, 0) @ A2.T + b2  # R(Θ) written out
+        np.testing.assert_allclose(gamma.realize(lift_inputs(X)), want, atol=1e-11)
+
+
+def test_augmentation_edge_cases():
+    # everything constant: R(Θ) = const; a cancelling redundant pair
+    theta = BiasedShallowNetwork(np.zeros((2, 2)), [1.0, -1.0], [[3.0, 4.0]], [0.5])
+    g = augment(theta)
+    X = np.random.default_rng(9).normal(size=(20, 2))
+    np.testing.assert_allclose(g.realize(lift_inputs(X))[:, 0], 3.5)
+    assert in_star_space(g) and g.width == 3
+    theta = BiasedShallowNetwork([[1.0], [2.0]], [1.0, 2.0], [[2.0, -1.0]], [0.0])
+    g = augment(theta)  # 2ρ(x+1) - ρ(2x+2) = 0
+    np.testing.assert_allclose(g.realize(lift_inputs(X[:, :1])), 0.0, atol=1e-14)
+    assert in_star_space(g)
+
+
+# --------------------------------------------------------------- rescaling / assignment tools
+def test_best_rescaling_against_dense_grid():
+    rng = np.random.default_rng(11)
+    t_grid = np.exp(np.linspace(np.log(1e-3), np.log(1e3), 400_001))
+    for _ in range(15):
+        a, ar = rng.normal(size=3), rng.normal(size=3)
+        c, cr = rng.normal(size=2), rng.normal(size=2)
+        t, val = best_rescaling(a, c, ar, cr)
+        F = np.maximum(np.max(np.abs(np.outer(t_grid, a) - ar), axis=1),
+                       np.max(np.abs(np.outer(1 / t_grid, c) - cr), axis=1))
+        assert val <= F.min() + 1e-12
+        assert val >= F.min() - 1e-4 * (1 + F.min())  # grid resolution
+        assert val == pytest.approx(max(np.max(np.abs(t * a - ar)), np.max(np.abs(c / t - cr))),
+                                    rel=1e-12)
+    with pytest.raises(InputError):
+        best_rescaling([0.0, 0.0], [1.0], [1.0, 1.0], [1.0])
+
+
+def test_bottleneck_assignment_against_permutations():
+    rng = np.random.default_rng(12)
+    for n in (1, 2, 4, 5):
+        for _ in range(5):
+            C = rng.uniform(size=(n, n)).round(2)
+            perm, val = bottleneck_assignment(C)
+            brute = min(max(C[i, p[i]] for i in range(n)) for p in itertools.permutations(range(n)))
+            assert val == brute
+            assert sorted(perm.tolist()) == list(range(n))
+            assert max(C[i, perm[i]] for i in range(n)) == val
+
+
+def brute_orbit_distance(theta, gamma, n_t=20001):
+    """min over permutations of max over slots of a dense-grid min over t (upper bound, near
+    exact)."""
+    t = np.exp(np.linspace(np.log(1e-3), np.log(1e3), n_t))
+    m = theta.width
+    cost = np.zeros((m, m))
+    for i in range(m):
+        for j in range(m):
+            F = np.maximum(np.max(np.abs(np.outer(t, theta.A[j]) - gamma.A[i]), axis=1),
+                           np.max(np.abs(np.outer(1 / t, theta.C[:, j]) - gamma.C[:, i]), axis=1))
+            cost[i, j] = F.min()
+    return min(max(cost[i, p[i]] for i in range(m)) for p in itertools.permutations(range(m)))
+
+
+# ------------------------------------------------------------------------ Examples (§5.7)
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_example_2_1_o26(k):
+    p = example_2_1(k)
+    g = p.target
+    X = np.random.default_rng(k).uniform(-1, 1, size=(2000, 2))
+    want = k * np.maximum(X @ [k, 0], 0) - k * np.maximum(X @ [k, -1 / k**2], 0)
+    np.testing.assert_allclose(g.realize(X)[:, 0], want, atol=1e-12)
+    assert sup_norm_box(g).value == pytest.approx(1 / k, rel=1e-12)  # approached at (0, -1)
+    assert lp_sup_box(g) == pytest.approx(1 / k, rel=1e-9)
+    assert seminorm(g).value == pytest.approx(k**2, rel=1e-13)
+    assert ref_seminorm(g) == pytest.approx(k**2, rel=1e-13)
+    assert parameter_distance(p.canonical, p.gamma) == pytest.approx(k)
+    r = evaluate_pathology(p)
+    assert r.sup_distance == pytest.approx(1 / k, rel=1e-12)
+    assert r.realization_distance == pytest.approx(k**2, rel=1e-13)
+    assert r.norm_lower_bound == pytest.approx(k / SQ2, rel=1e-13)  # any realization: ≥ k/√2
+    assert r.parameter_distance_is_minimum and r.parameter_distance == pytest.approx(k, rel=1e-12)
+    assert r.parameter_distance >= k / SQ2
+    assert brute_orbit_distance(p.target, p.gamma) == pytest.approx(k, rel=1e-3)
+
+
+def test_example_2_1_ratio_diverges_and_thin_chambers():
+    rs = [evaluate_pathology(example_2_1(k)) for k in (1, 2, 4, 8, 16)]
+    for alpha in (0.1, 0.5, 1.0, 2.0):
+        ratios = [r.parameter_distance / r.sup_distance**alpha for r in rs]
+        assert all(b > a for a, b in zip(ratios, ratios[1:], strict=False))
+    # k = 1000: the chambers between x_1 = 0 and k x_1 = x_2/k^2 are 1e-9 thin; still exact
+    g = example_2_1(1000).target
+    assert seminorm(g).value == pytest.approx(1e6, rel=1e-12)
+    assert sup_norm_box(g).value == pytest.approx(1e-3, rel=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 50])
+def test_example_2_2_o27(k):
+    r_ = 0.8
+    p = example_2_2(k, r=r_)
+    assert seminorm_distance(p.target, p.gamma).value == pytest.approx(1 / k, rel=1e-13)
+    np.testing.assert_allclose(p.gamma.realize(np.random.default_rng(0).normal(size=(50, 2))), 0)
+    assert realizations_are_orbit(p.target)  # every realization is (t(0,1), 1/(kt))
+    # min_t max(r, t, 1/(kt)) = max(r, 1/sqrt(k))
+    res = evaluate_pathology(p)
+    assert res.parameter_distance == pytest.approx(max(r_, 1 / math.sqrt(k)), rel=1e-12)
+    assert res.parameter_distance >= r_ and res.parameter_distance_is_minimum
+    assert res.realization_distance == pytest.approx(1 / k, rel=1e-13)
+    # Theorem 3.1 still applies, with beta >= r (Γ is unbalanced): consistent bound
+    assert res.thm31_beta_min == pytest.approx(r_)
+    assert res.parameter_distance <= res.thm31_bound
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 10])
+def test_example_2_3_o27(k):
+    p = example_2_3(k)
+    X = np.random.default_rng(1).normal(size=(100, 2))
+    np.testing.assert_allclose(p.gamma.realize(X)[:, 0], 2 * np.maximum(X[:, 0], 0), atol=1e-14)
+    assert seminorm_distance(p.target, p.gamma).value == pytest.approx(1 / k, rel=1e-13)
+    assert realizations_are_orbit(p.target)
+    res = evaluate_pathology(p)
+    assert res.parameter_distance == pytest.approx(1.0, rel=1e-12)  # ≥ 1, attained
+    assert brute_orbit_distance(p.target, p.gamma) == pytest.approx(1.0, rel=1e-3)
+    assert any("C.2" in f for f in res.thm31_failures)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 10])
+def test_example_2_4_o28(k):
+    p = example_2_4(k)
+    X = np.random.default_rng(2).normal(size=(1000, 2)) * 10
+    assert np.max(np.abs(p.gamma.realize(X))) < 1e-12
+    assert seminorm(p.gamma).value == 0.0
+    assert seminorm_distance(p.target, p.gamma).value == pytest.approx(1 / k, rel=1e-13)
+    res = evaluate_pathology(p)
+    # every realization needs a neuron (±t, 0); every Γ first-layer vector has |2nd coord| ≥ 1/2
+    assert res.parameter_lower_bound == pytest.approx(0.5, rel=1e-14)
+    assert res.parameter_distance == pytest.approx(0.5, rel=1e-12)  # attained: C = 1/2 exactly
+    assert res.best_residual < 1e-13
+    np.testing.assert_allclose(res.best_phi.realize(X)[:, 0], np.maximum(X[:, 0], 0) / k,
+                               atol=1e-12)
+    assert any("C.3(a)" in f for f in res.thm31_failures)
+    assert line_distance([1.0, 0.0], [0.0, 1.0]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 10])
+def test_example_2_5(k):
+    p = example_2_5(k)
+    G, T = p.gamma, p.target
+    np.testing.assert_allclose((G.C @ G.A)[0], [0, 0, 3], atol=1e-12 * k**2)  # Σ c_i a_i
+    X = np.random.default_rng(3).normal(size=(500, 3))
+    np.testing.assert_allclose(G.realize(X)[:, 0] - T.realize(X)[:, 0], 3 * X[:, 2],
+                               atol=1e-11 * k**2)
+    assert seminorm_distance(T, G).value == pytest.approx(3.0, rel=1e-12)
+    assert ref_seminorm(difference(T, G)) == pytest.approx(3.0, rel=1e-12)
+    assert parameter_distance(T, G) == pytest.approx(2 * SQ2 * k, rel=1e-14)
+    assert seminorm(G).value == pytest.approx(max(2 * k**2, 3), rel=1e-12)
+    assert zero_sum_subsets(T) == [] and realizations_are_orbit(T)
+    res = evaluate_pathology(p)
+    assert res.parameter_distance == pytest.approx(SQ2 * k, rel=1e-12)  # ≥ k
+    assert res.parameter_distance_is_minimum
+    assert brute_orbit_distance(T, G) == pytest.approx(SQ2 * k, rel=1e-3)
+    assert any("C.3(b)" in f for f in res.thm31_failures)
+
+
+def test_orbit_distance_is_consistent():
+    rng = np.random.default_rng(13)
+    for _ in range(5):
+        T, G = random_net(rng, 2, 3), random_net(rng, 2, 3)
+        o = rescaling_orbit_distance(T, G)
+        assert o.value == pytest.approx(brute_orbit_distance(T, G, 4001), rel=2e-3)
+        assert o.value <= brute_orbit_distance(T, G, 4001) + 1e-12
+        assert seminorm_distance(o.phi, T).value < 1e-12
+
+
+def test_cli_examples_json():
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = cli_main(["stability", "examples", "--k", "1", "2", "--json"])
+    assert rc == 0
+    recs = json.loads(buf.getvalue())
+    assert isinstance(recs, list) and len(recs) == 10
+    by = {(r["example"], r["k"]): r for r in recs}
+    assert by[("2.1", 2)]["sup_distance"] == pytest.approx(0.5)
+    assert by[("2.1", 2)]["realization_distance"] == pytest.approx(4.0)
+    assert by[("2.5", 2)]["parameter_distance"] == pytest.approx(2 * SQ2)
+    assert by[("2.5", 2)]["realization_distance"] == pytest.approx(3.0)
+    for r in recs:
+        keys = {"example", "k", "realization_distance", "parameter_distance", "sup_distance"}
+        assert keys <= set(r)
+    with redirect_stdout(io.StringIO()):
+        assert cli_main(["stability", "examples", "--k", "-1"]) == 2
+
+
+# ----------------------------------------------------------------- Prop 1.2 radius (O34)
+def test_prop_1_2_radius_o34():
+    for r in (0.1, 1.0, 4.0, 10.0):
+        assert realization_radius(r) == pytest.approx(r**2 / 16, rel=1e-15)
+    assert realization_radius(2.0, s=2.0, alpha=1.0) == pytest.approx(1.0)
+
+
+# -------------------------------------------------------------------- Theorem 3.3 (O30)
+def make_pair_star(rng, d, m, D):
+    """Γ, Θ ∈ N*: shared directions with perturbed κ, new small directions, permuted."""
+    gamma = random_star(rng, d, m, D)
+    A = np.zeros((m, d))
+    C = np.zeros((D, m))
+    n_shared = rng.integers(0, m + 1)
+    for i in range(m):
+        if i < n_shared:
+            kappa = gamma.C[:, i] * np.max(np.abs(gamma.A[i]))
+            kappa = kappa + rng.normal(scale=0.05 * rng.uniform(0, 3), size=D)
+            kappa[np.abs(kappa) < 1e-3] = 1e-3
+            A[i] = gamma.A[i] / np.max(np.abs(gamma.A[i]))
+            C[:, i] = kappa
+        else:
+            a = rng.normal(size=d)
+            a[-2:] = np.abs(a[-2:]) + 0.2
+            A[i] = a
+            C[:, i] = rng.normal(scale=rng.choice([1e-3, 1e-2, 0.3]), size=D)
+    theta = balance(ShallowNetwork(A, C)).permute(rng.permutation(m))
+    return gamma, theta
+
+
+def run_o30(n_trials, seed):
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for trial in range(n_trials):
+        d = int(rng.choice([2, 3]))
+        m = int(rng.integers(1, 5))
+        D = int(rng.integers(1, 3))
+        gamma, theta = make_pair_star(rng, d, m, D)
+        if not (in_star_space(gamma) and in_star_space(theta)):
+            continue
+        X = rng.normal(size=(200, d))
+        eps_ref = ref_seminorm(difference(theta, gamma)) if trial % 5 == 0 else None
+        for method in ("optimal", "matching"):
+            rep = reparametrize_uniform(gamma, theta, method=method)
+            if eps_ref is not None:
+                assert rep.epsilon == pytest.approx(eps_ref, rel=1e-10, abs=1e-14)
+            np.testing.assert_allclose(rep.phi.realize(X), theta.realize(X), atol=1e-12)
+            assert rep.residual < 1e-12
+            assert seminorm_distance(rep.phi, theta).value < 1e-12
+            check_star(rep.phi)
+            dist = np.max(np.abs(np.concatenate([(rep.phi.A - gamma.A).ravel(),
+                                                 (rep.phi.C - gamma.C).ravel()])))
+            assert rep.distance == pytest.approx(dist, abs=1e-15)
+            assert rep.holds and dist <= 4 * math.sqrt(rep.epsilon) + 1e-12
+            assert dist <= 2 * SQ2 * math.sqrt(rep.epsilon) + 1e-12  # the sharper constant
+            worst = max(worst, dist / max(math.sqrt(rep.epsilon), 1e-300))
+        # "optimal" is the best over all of N* (a permutation of Θ): compare with brute force
+        best = min(parameter_distance(theta.permute(p), gamma)
+                   for p in itertools.permutations(range(m)))
+        opt = reparametrize_uniform(gamma, theta, method="optimal")
+        assert opt.distance == pytest.approx(best, abs=1e-15)
+    return worst
+
+
+def test_theorem_3_3_property_o30():
+    assert run_o30(40, seed=20) <= 2 * SQ2 + 1e-9
+
+
+@pytest.mark.slow
+def test_theorem_3_3_property_o30_many():
+    assert run_o30(400, seed=21) <= 2 * SQ2 + 1e-9
+
+
+def test_theorem_3_3_identical_and_errors():
+    rng = np.random.default_rng(22)
+    g = random_star(rng, 3, 3, 2)
+    rep = reparametrize_uniform(g, g.permute([2, 0, 1]))
+    assert rep.epsilon < 1e-12 and rep.distance < 1e-14 and rep.holds
+    with pytest.raises(InputError, match="not in N\\*"):
+        reparametrize_uniform(ShallowNetwork(g.A * 2, g.C), g)
+    with pytest.raises(InputError, match="architecture"):
+        reparametrize_uniform(g, random_star(rng, 3, 2, 2))
+    with pytest.raises(InputError, match="method"):
+        reparametrize_uniform(g, g, method="nope")
+
+
+# -------------------------------------------------------------------- Theorem 3.1 (O31)
+def make_pair_31(rng, d, m):
+    """Γ (unbalanced, maybe zero neurons, distinct directions) and Θ (duplicates allowed), all
+    directions in the open half-space {<h, a> > 0} (so C.3 holds)."""
+    h = rng.normal(size=d)
+    h /= np.linalg.norm(h)
+
+    def half(n):
+        a = rng.normal(size=(n, d))
+        s = a @ h
+        a = a - np.outer(s, h) + np.outer(np.abs(s) + 0.3, h)
+        return a
+
+    Ag = half(m) * rng.uniform(0.1, 3, size=(m, 1))
+    cg = rng.normal(size=m) * rng.uniform(0.1, 3, size=m)
+    if m >= 2 and rng.uniform() < 0.5:
+        Ag[-1] = 0.0  # zero neuron (c may be nonzero)
+    gamma = ShallowNetwork(Ag, cg)
+    At = np.zeros((m, d))
+    ct = np.zeros(m)
+    for i in range(m):
+        u = rng.uniform()
+        if u < 0.5 and np.any(Ag[i] != 0):  # shared direction, perturbed κ
+            At[i] = Ag[i] * rng.uniform(0.2, 4)
+            ct[i] = (cg[i] * np.max(np.abs(Ag[i])) + rng.normal(scale=0.1)) / np.max(np.abs(At[i]))
+        elif u < 0.7 and i > 0:  # duplicate of an earlier Θ direction
+            At[i] = At[i - 1] * rng.uniform(0.5, 2) if np.any(At[i - 1]) else half(1)[0]
+            ct[i] = rng.normal(scale=0.2)
+        else:  # new direction
+            At[i] = half(1)[0]
+            ct[i] = rng.normal(scale=rng.choice([0.01, 0.3, 1.0]))
+    return gamma, ShallowNetwork(At, ct)
+
+
+def run_o31(n_trials, seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(n_trials):
+        d = int(rng.choice([1, 2, 3]))
+        m = int(rng.integers(1, 5))
+        if d == 1:
+            m = min(m, 1)  # in d = 1 a half-space holds a single direction (C.2)
+        gamma, theta = make_pair_31(rng, d, m)
+        cond = theorem_3_1_conditions(gamma, theta)
+        assert cond.c2 and cond.c3
+        eps = cond.epsilon
+        # minimal beta from C.1, computed here
+        p = np.abs(gamma.C[0]) * np.max(np.abs(gamma.A), axis=1)
+        small = p <= 2 * eps * (1 + 1e-9) + 1e-12
+        beta_ref = max([max(abs(gamma.C[0, i]), np.max(np.abs(gamma.A[i])))
+                        for i in np.flatnonzero(small)], default=0.0)
+        assert cond.beta_min == pytest.approx(beta_ref, rel=1e-12, abs=1e-15)
+        rep = reparametrize_at(gamma, theta)
+        X = rng.normal(size=(200, d))
+        np.testing.assert_allclose(rep.phi.realize(X), theta.realize(X), atol=1e-11)
+        assert rep.residual < 1e-11 and seminorm_distance(rep.phi, theta).value < 1e-11
+        assert rep.phi.architecture == gamma.architecture
+        dist = parameter_distance(rep.phi, gamma)
+        assert rep.holds and dist <= beta_ref + 2 * math.sqrt(eps) + 1e-12
+        if trial % 7 == 0:
+            assert eps == pytest.approx(ref_seminorm(difference(theta, gamma)), rel=1e-10,
+                                        abs=1e-14)
+        # a larger beta gives the larger bound; a smaller one than beta_min is refused
+        if beta_ref > 1e-9:
+            with pytest.raises(InputError, match="C.1"):
+                reparametrize_at(gamma, theta, beta=0.5 * beta_ref)
+
+
+def test_theorem_3_1_property_o31():
+    run_o31(40, seed=30)
+
+
+@pytest.mark.slow
+def test_theorem_3_1_property_o31_many():
+    run_o31(400, seed=31)
+
+
+def test_theorem_3_1_remark_balanced_beta():
+    # Remark [P]: a balanced Γ satisfies C.1 with beta = sqrt(2 eps)
+    rng = np.random.default_rng(32)
+    for _ in range(10):
+        gamma, theta = make_pair_31(rng, 2, 3)
+        gamma = balance(gamma)
+        cond = theorem_3_1_conditions(gamma, theta)
+        assert cond.beta_min <= math.sqrt(2 * cond.epsilon) * (1 + 1e-9) + 1e-15
+
+
+def test_theorem_3_1_conditions_fail():
+    g = ShallowNetwork([[1.0, 0.0], [2.0, 0.0]], [1.0, 1.0])  # C.2 fails
+    with pytest.raises(InputError, match="C.2"):
+        reparametrize_at(g, ShallowNetwork([[1.0, 0.0], [0.0, 1.0]], [3.0, 0.1]))
+    g = ShallowNetwork([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])
+    with pytest.raises(InputError, match="C.3\\(b\\)"):
+        reparametrize_at(g, ShallowNetwork([[-1.0, 0.0], [0.0, 1.0]], [1.0, 1.0]))
+    with pytest.raises(InputError, match="C.3\\(a\\)"):
+        reparametrize_at(g, ShallowNetwork([[1.0, 1.0], [-1.0, -1.0]], [1.0, 1.0]))
+    with pytest.raises(InputError, match="D = 1"):
+        reparametrize_at(ShallowNetwork(g.A, np.ones((2, 2))), ShallowNetwork(g.A, np.ones((2, 2))))
+    with pytest.raises(InputError, match="beta"):
+        reparametrize_at(g, g, beta=-1.0)
+    # dead Θ neurons are ignored for C.3
+    t = ShallowNetwork([[1.0, 0.0], [-1.0, 0.0]], [1.5, 0.0])
+    assert theorem_3_1_conditions(g, t).c3
+    rep = reparametrize_at(g, t)
+    assert rep.holds and rep.residual < 1e-14
