@@ -44,7 +44,7 @@ from scipy.special import expit
 
 from .blocks import BlockWeights, block_gamma
 from .errors import InputError, SolverError, check_matrix
-from .maps import psi, random_split
+from .maps import phi, psi, random_split
 from .minimality import to_minimal
 from .network import ReLUNetwork, relu
 from .objective import Problem, objective
@@ -58,7 +58,9 @@ class Tolerances:
 
     Attributes
     ----------
-    equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)``.
+    equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)`` when λ is the
+        solver's (unpolished) dual.
+    polished : the same threshold after the Newton polish of (ŷ, λ) (KKT residual ~1e-12).
     direction : candidates are merged, and a neuron matches candidate ``k``, when
         ``‖u/‖u‖ − s_k‖ <= direction``.
     fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual threshold of
@@ -70,6 +72,7 @@ class Tolerances:
     """
 
     equicorrelation: float = 1e-6
+    polished: float = 1e-9
     direction: float = 1e-6
     fit: float = 1e-6
     balance: float = 1e-6
@@ -82,10 +85,15 @@ class Tolerances:
 # Pruning (paper C's "optimal pruning", SPEC §4.7)
 
 
-def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float) -> np.ndarray:
-    """Multipliers μ ∈ [0, 2]^m with G μ ≈ G 1, Σ μ_b mags_b <= Σ mags_b and independent active columns.
+def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float,
+                   neutral: float = 1e-12) -> np.ndarray:
+    """Multipliers μ >= 0 with G μ = G 1 (up to the null-vector accuracy), Σ μ_b mags_b <= Σ mags_b
+    (up to ``neutral · Σ mags``) and linearly independent active columns ``G[:, μ > 0]``.
 
-    ``G`` (n, m) holds the current fits of the active items, ``mags`` their norms (the regularizer).
+    ``G`` (n, m) holds the fits of the items, ``mags`` their norms (the regularizer). Each step takes a
+    null vector ``c`` of the current fits and scales item b by ``1 − c_b/c_k``, ``k = argmax c``; of the
+    two orientations ±c, one with ``Σ c_b r_b >= −neutral Σ r`` (regularizer not increased) is used,
+    preferring the one with ``max c >= −min c`` (factors in [0, 2]: no amplification of rounding).
     """
     m = G.shape[1]
     mu = np.ones(m)
@@ -94,20 +102,14 @@ def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float) -> np.ndarr
         if act.size == 0:
             break
         F = G[:, act] * mu[act]
-        sv_max = np.linalg.norm(F, 2)
-        if act.size <= F.shape[0]:
-            _, sv, Vt = np.linalg.svd(F, full_matrices=True)
-            if sv[-1] > rank_tol * sv_max:
-                break
-            c = Vt[-1]
-        else:  # more columns than rows: a null vector exists
-            _, _, Vt = np.linalg.svd(F, full_matrices=True)
-            c = Vt[-1]
+        _, sv, Vt = np.linalg.svd(F, full_matrices=True)
+        if act.size <= F.shape[0] and sv[-1] > rank_tol * sv[0]:
+            break
+        c = Vt[-1]  # a (numerical) null vector; exact when there are more columns than rows
         r = mags[act] * mu[act]
-        if c @ r < 0:
-            c = -c
-        if c.max() <= 0:
-            c = -c
+        slack = neutral * float(r.sum())
+        options = [v for v in (c, -c) if v @ r >= -slack and v.max() > 0]
+        c = max(options, key=lambda v: v.max() + v.min())
         k = int(np.argmax(c))
         scale = 1.0 - c / c[k]
         scale[np.abs(scale) <= 1e-12] = 0.0  # ties leave together
@@ -121,10 +123,12 @@ def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
 
     Repeats: take a null vector ``c`` of the active fits :math:`F = [\gamma_b D_b X w_b]`, oriented so that
     :math:`\sum_b c_b\|w_b\| \ge 0` and ``max c > 0``; scale :math:`w_b \leftarrow (1 - c_b/c_k) w_b`,
-    ``k = argmax c`` (factors in [0, 2], so cones are kept). The fit is unchanged (up to
-    ``sqrt(m) · tol · ‖F‖₂`` per step when the null vector is numerical), the regularizer does not increase
-    (it is unchanged at an optimum), and the result has at most rank(X-fits) ≤ n nonzero blocks with
-    independent fits — a vertex of 𝒫 when W is optimal.
+    ``k = argmax c`` (factors >= 0, so cones are kept; when both orientations keep the regularizer,
+    the one with factors in [0, 2] is taken). The fit is unchanged (up to ``‖F c‖/c_k`` per step when
+    the null vector is numerical, i.e. relative ``tol``), the regularizer does not increase (it is
+    unchanged at an optimum), and the result has at most rank(X-fits) ≤ n nonzero blocks with
+    independent fits — a vertex of 𝒫 when W is optimal. SPEC §4.7 says "scales in [0, 2]"; that holds
+    only at an optimum (where both orientations are admissible), not for arbitrary feasible W.
 
     Parameters
     ----------
@@ -176,7 +180,9 @@ class OptimalSet:
     ----------
     problem, patterns : the problem and the complete chamber list used for E.
     solution : the ConvexSolution it was built from.
-    yhat : ŷ*, shape (n,) (the solver's prediction projected onto cone(Z), see ``yhat_residual``).
+    polished : whether (ŷ, λ) were refined by the Newton polish (else they are the solver's).
+    yhat : ŷ*, shape (n,): the (polished) prediction projected onto cone(Z); ``solver_error`` is
+        ‖ŷ_solver − ŷ*‖.
     dual : λ* = −∇ℓ(ŷ*) (hinge with ``fixed_prediction``: the solver's dual), shape (n,).
     correlations : ``‖Π_{C_b}(γ_b X^T D_b λ*)‖`` for the 2p blocks.
     equicorrelated : the block indices E.
@@ -192,9 +198,11 @@ class OptimalSet:
     pruned_weights, pruned_width : :func:`prune` applied to the solver's weights.
     minimal_width : nonzero neurons of ``to_minimal(ψ(solver weights))`` (tiny blocks dropped).
     vertices : (V, K) vertices of 𝒫 if enumerated, else None; ``vertices_checked`` supports examined.
-    certified, max_correlation, lower_bound, gap : the dual certificate over all chambers.
-    objective : the convex optimum evaluated on the solver's weights; ``objective_canonical``: on ψ of
-        the canonical point (``m_star_coefficients``).
+    certified, max_correlation, lower_bound, gap : the dual certificate over all chambers of the
+        (polished) dual point; ``solution_optimal``: the solver's own dual point passes it
+        (M(λ_solver) <= β(1 + tol.certificate)), False e.g. for an under-sampled program.
+    objective : the convex optimum P_c = L_β(ψ of the m*-point ``m_star_coefficients``), computed by
+        :func:`~hiddenconvex.objective.objective`; ``solver_objective``: on the solver's weights.
     """
 
     problem: Problem
@@ -202,8 +210,9 @@ class OptimalSet:
     solution: object
     scope: str
     tolerances: Tolerances
+    polished: bool
     yhat: np.ndarray
-    yhat_residual: float
+    solver_error: float
     dual: np.ndarray
     correlations: np.ndarray
     equicorrelated: np.ndarray
@@ -227,11 +236,12 @@ class OptimalSet:
     vertices: np.ndarray | None
     vertices_checked: int
     certified: bool
+    solution_optimal: bool
     max_correlation: float
     lower_bound: float
     gap: float
     objective: float
-    objective_canonical: float
+    solver_objective: float
     warnings: tuple[str, ...] = field(default=())
 
     # ------------------------------------------------------------------ derived objects
@@ -341,10 +351,11 @@ class OptimalSet:
         sol = self.solution
         return {
             "objective": self.objective,
-            "objective_canonical": self.objective_canonical,
+            "solver_objective": self.solver_objective,
             "lower_bound": self.lower_bound,
             "gap": self.gap,
             "certified": self.certified,
+            "solution_optimal": self.solution_optimal,
             "max_correlation": self.max_correlation,
             "beta": self.problem.beta,
             "loss": self.problem.loss.name,
@@ -363,7 +374,8 @@ class OptimalSet:
             "total_mass": self.total_mass,
             "equicorrelation_spread": self.equicorrelation_spread,
             "equicorrelation_margin": self.equicorrelation_margin,
-            "yhat_residual": self.yhat_residual,
+            "polished": self.polished,
+            "solver_error": self.solver_error,
             "n": self.problem.n,
             "d": self.problem.d,
             "num_patterns": self.patterns.p,
@@ -492,33 +504,43 @@ def _face_projector(X: np.ndarray, s: np.ndarray, face_tol: float = 1e-9) -> np.
     return N @ N.T
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Candidates:
-    proj: np.ndarray
-    corr: np.ndarray
-    E: np.ndarray
-    gamma: np.ndarray
-    S: np.ndarray
-    groups: tuple
-    Z: np.ndarray
+    """Blocks equicorrelated at one dual point, deduplicated into candidate neurons."""
+
+    corr: np.ndarray           # (2p,) block correlations ‖Π_{C_b}(γ_b X^T D_b λ)‖
+    E: np.ndarray              # equicorrelated block indices
+    gamma: np.ndarray          # (K,) output signs
+    S: np.ndarray              # (K, d) unit directions s_k
+    groups: tuple              # blocks of E merged into each candidate
+    Z: np.ndarray              # (n, K) fits z_k = γ_k σ(X s_k)
 
 
-def _candidates(X, lam, chambers, beta, tol_E, tol_dir, cone_projections) -> _Candidates:
+def _dedupe_fits(X, proj, corr, E, p, tol_dir):
+    """Candidates (γ, S, groups, Z) of the blocks E from their cone projections ``proj`` (2p, d)."""
+    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, X.shape[1]))
+    gamma, S, groups = _dedupe(block_gamma(p)[E], S_b, E, tol_dir)
+    Z = (relu(X @ S.T) * gamma) if gamma.size else np.zeros((X.shape[0], 0))
+    return gamma, S, groups, Z
+
+
+def _candidates(X, lam, chambers, beta, tol_E, tol_dir) -> _Candidates:
+    from .certificate import cone_projections  # deferred: needs the solver stack
+
     proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
     corr = np.linalg.norm(proj, axis=1)
     E = np.flatnonzero(corr >= beta * (1.0 - tol_E))
-    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, X.shape[1]))
-    gamma, S, groups = _dedupe(block_gamma(chambers.p)[E], S_b, E, tol_dir)
-    Z = (relu(X @ S.T) * gamma) if gamma.size else np.zeros((X.shape[0], 0))
-    return _Candidates(proj, corr, E, gamma, S, groups, Z)
+    return _Candidates(corr, E, *_dedupe_fits(X, proj, corr, E, chambers.p, tol_dir))
 
 
-def _newton(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: int = 60):
-    r"""Solve ŷ = Σ_k μ_k G_k λ(ŷ), λ^T G_k λ = β² (k ∈ candidates), λ = −∇ℓ(ŷ), by (Gauss-)Newton.
+def _restricted_kkt(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: int = 25):
+    r"""Solve ŷ = Σ_k μ_k G_k λ(ŷ), λ^T G_k λ = β² (k = 1..K), λ = −∇ℓ(ŷ), by damped Newton.
 
-    These are the KKT conditions of the convex program restricted to the candidates' faces
-    (G_k = D_k X P_k X^T D_k, P_k the projector onto the face of s_k); μ_k = a_k/β. Least-squares steps
-    handle the singular Jacobian of non-unique optima. Returns (ŷ, μ, relative residual).
+    These are the KKT conditions of the convex program restricted to K candidate blocks whose
+    directions stay on fixed faces: with ``P_k`` the projector onto the face of ``s_k``,
+    :math:`s_k = P_k\gamma_kX^TD_k\lambda/\beta`, so :math:`z_k = G_k\lambda/\beta` with
+    :math:`G_k = D_kXP_kX^TD_k`, and :math:`\mu_k = a_k/\beta`. Least-squares steps handle the singular
+    Jacobian of non-unique optima (μ is then not unique, ŷ and λ are). Returns (ŷ, μ, residual).
     """
     n, K = yhat0.size, len(G)
     yh, mu = yhat0.astype(float).copy(), mu0.astype(float).copy()
@@ -528,88 +550,98 @@ def _newton(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: int = 60):
         lam = loss.dual_point(yh, y)
         Gl = np.column_stack([g @ lam for g in G]) if K else np.zeros((n, 0))
         F = np.concatenate([(yh - Gl @ mu) / scale, 0.5 * (lam @ Gl / beta**2 - 1.0)])
-        return F, lam, Gl
+        return F, Gl
 
-    F, lam, Gl = residual(yh, mu)
+    F, Gl = residual(yh, mu)
     for _ in range(max_iter):
         normF = float(np.linalg.norm(F))
         if normF <= 1e-15:
             break
-        H = _loss_hessian(loss, yh, y)
+        H = _loss_hessian(loss, yh, y)  # dλ/dŷ = −diag(H)
         J11 = np.eye(n) + sum((m * g for m, g in zip(mu, G, strict=True)), np.zeros((n, n))) * H
         J = np.block([[J11 / scale, -Gl / scale], [-(Gl.T * H) / beta**2, np.zeros((K, K))]])
         step = np.linalg.lstsq(J, -F, rcond=None)[0]
-        t, improved = 1.0, False
+        t = 1.0
         while t >= 1e-4:
             yn, mn = yh + t * step[:n], mu + t * step[n:]
-            Fn, lamn, Gln = residual(yn, mn)
+            Fn, Gln = residual(yn, mn)
             if np.all(np.isfinite(Fn)) and np.linalg.norm(Fn) < normF:
-                improved = True
                 break
             t *= 0.5
-        if not improved:
+        else:
             break
-        yh, mu, F, lam, Gl = yn, mn, Fn, lamn, Gln
+        yh, mu, F, Gl = yn, mn, Fn, Gln
     return yh, mu, float(np.linalg.norm(F))
 
 
-def _polish(problem, lam0, yhat0, chambers, tol: Tolerances, cone_projections):
-    """Refine (ŷ, λ) to near machine precision with an active-set Newton method on the candidates.
+#: Thresholds of the polished solution: Newton residual, dual feasibility M(λ) <= β(1 + FEAS) and
+#: the residual of ŷ in the cone of the candidate fits (relative to max(1, ‖ŷ‖)).
+_POLISH_RESIDUAL, _POLISH_FEAS, _POLISH_CONE = 1e-11, 1e-10, 1e-10
+#: Directions closer than this are one candidate in the restricted KKT system of the polish.
+_POLISH_MERGE = 1e-3
+#: Add/drop rounds of the polish before giving up (then E falls back to the solver's dual).
+_POLISH_ROUNDS = 60
 
-    Starting from the solver's equicorrelation set, solve the restricted KKT system (:func:`_newton`);
-    add blocks whose correlation exceeds β at the new λ, drop candidates with negative multipliers,
-    until the candidate set is stable, M(λ) <= β(1 + 1e-10) over ALL chambers, and ŷ lies in the cone
-    of the candidate fits. Returns (ŷ, λ, info) or None when the loss has no Hessian or it fails.
+
+def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
+    r"""Refine the solver's (ŷ, λ) to near machine precision (active-set Newton on the KKT system).
+
+    The support starts as the blocks the solver uses (``‖w_b‖ > 1e-5 max‖w‖``). Each round takes their
+    directions :math:`s_b = \Pi_{C_b}(\gamma_bX^TD_b\lambda)/\|\cdot\|` and faces at the current λ
+    and solves the restricted KKT system (:func:`_restricted_kkt`). If it has no solution (a block in
+    the support is not equicorrelated at the optimum) the candidate with the smallest multiplier is
+    dropped. Otherwise the new point is kept and all 2p block correlations are recomputed: blocks with
+    :math:`\|\Pi_b\| > \beta(1 + 10^{-10})` are added; if there are none and ŷ lies in the cone of
+    the equicorrelated fits (NNLS residual <= 1e-10), this is the KKT certificate of the full program
+    and ``(ŷ, λ, rounds)`` is returned; else the most negative multiplier is dropped. Returns None for
+    a loss without a Hessian, no active block, or no success within ``_POLISH_ROUNDS`` rounds
+    (a start far from the optimum, e.g. an inaccurate solver answer).
     """
+    from .certificate import cone_projections  # deferred: needs the solver stack
+
     loss, X, y, beta = problem.loss, problem.X, problem.y, problem.beta
-    if _loss_hessian(loss, yhat0, y) is None:
+    norms = weights.norms()
+    if _loss_hessian(loss, y, y) is None or norms.max(initial=0.0) == 0.0:
         return None
-    tight = 1e-9
-    cand = _candidates(X, lam0, chambers, beta, tol.equicorrelation, tol.direction, cone_projections)
-    yh = yhat0
-    if cand.gamma.size:
-        a0, _ = nnls(cand.Z, yhat0, maxiter=50 * max(cand.gamma.size, 10))
-    else:
-        a0 = np.zeros(0)
-    S, gamma, groups = cand.S, cand.gamma, cand.groups
-    mu = a0 / beta
-    for _ in range(12):
+    support = set(map(int, np.flatnonzero(norms > 1e-5 * norms.max())))
+    coef = {b: float(norms[b]) for b in support}
+    yh = weights.predict(X)
+    lam = loss.dual_point(yh, y)
+    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
+    for rounds in range(1, _POLISH_ROUNDS + 1):
+        pn = np.linalg.norm(proj, axis=1)
+        blocks = np.array(sorted(b for b in support if pn[b] > 0), dtype=int)
+        if blocks.size == 0:
+            return None
+        # blocks sharing a face have one direction at the exact λ, nearby ones at the solver's:
+        # merge loosely (a wrong merge only costs rounds: the exact checks below re-add blocks)
+        gamma, S, groups = _dedupe(block_gamma(chambers.p)[blocks], proj[blocks] / pn[blocks, None],
+                                   blocks, _POLISH_MERGE)
         G = []
         for k in range(gamma.size):
-            b = groups[k][0]
-            dk = chambers.D[:, b % chambers.p].astype(float)
-            DX = dk[:, None] * X
+            DX = chambers.D[:, groups[k][0] % chambers.p][:, None] * X
             G.append(DX @ _face_projector(X, S[k]) @ DX.T)
-        yh, mu, res = _newton(loss, y, beta, G, yh, mu)
-        if res > 1e-11:
+        mu0 = np.array([sum(coef.get(b, 0.0) for b in g) for g in groups]) / beta
+        yh_new, mu, res = _restricted_kkt(loss, y, beta, G, yh, mu0)
+        if res > _POLISH_RESIDUAL:  # inconsistent support: drop the weakest candidate, keep the point
+            support -= set(groups[int(np.argmin(mu))])
+            continue
+        yh, lam = yh_new, loss.dual_point(yh_new, y)
+        coef = {b: beta * max(m, 0.0) for k, m in enumerate(mu) for b in groups[k]}
+        proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
+        corr = np.linalg.norm(proj, axis=1)
+        violated = np.flatnonzero(corr > beta * (1.0 + _POLISH_FEAS))
+        if violated.size:
+            support |= set(map(int, violated))
+            continue
+        E = np.flatnonzero(corr >= beta * (1.0 - tol.polished))
+        _, _, _, Z = _dedupe_fits(X, proj, corr, E, chambers.p, tol.direction)
+        r = nnls(Z, yh, maxiter=50 * max(Z.shape[1], 10))[1] if Z.shape[1] else np.linalg.norm(yh)
+        if r <= _POLISH_CONE * max(1.0, float(np.linalg.norm(yh))):
+            return yh, lam, rounds
+        if np.all(mu >= 0):
             return None
-        lam = loss.dual_point(yh, y)
-        new = _candidates(X, lam, chambers, beta, tight, tol.direction, cone_projections)
-        M = float(new.corr.max(initial=0.0))
-        if new.gamma.size:
-            a, r = nnls(new.Z, yh, maxiter=50 * max(new.gamma.size, 10))
-        else:
-            a, r = np.zeros(0), float(np.linalg.norm(yh))
-        ok_cone = r <= 1e-10 * max(1.0, float(np.linalg.norm(yh)))
-        same = set(map(int, new.E)) == set(int(b) for g in groups for b in g)
-        if ok_cone and M <= beta * (1.0 + 1e-10) and same:
-            return yh, lam, {"rounds": _ + 1, "residual": res, "cone_residual": r}
-        # next active set: the blocks equicorrelated at the new λ, or (if ŷ left the cone of the
-        # fits) the current ones without the most negative multiplier
-        if ok_cone:
-            E_next, S_b = new.E, new.proj[new.E] / new.corr[new.E, None]
-            coef = {b: a[k] for k, g in enumerate(new.groups) for b in g}
-        else:
-            if gamma.size == 0 or np.all(mu >= 0):
-                return None
-            drop = int(np.argmin(mu))
-            E_next = np.array(sorted(b for k, g in enumerate(groups) if k != drop for b in g), dtype=int)
-            S_b = np.array([S[k] for k, g in enumerate(groups) if k != drop for _ in g])
-            coef = {b: beta * mu[k] for k, g in enumerate(groups) if k != drop for b in g}
-        if E_next.size == 0:
-            return None
-        gamma, S, groups = _dedupe(block_gamma(chambers.p)[E_next], S_b, E_next, tol.direction)
-        mu = np.array([max(coef[g[0]], 0.0) / beta for g in groups])
+        support -= set(groups[int(np.argmin(mu))])  # ŷ left the cone: drop the most negative
     return None
 
 
@@ -624,11 +656,38 @@ def _check_problem_match(problem: Problem, solution) -> None:
         raise InputError("the solution was computed for a different problem (X, y, beta or loss differ)")
 
 
+def _candidate_coefficients(cand: _Candidates, weights: BlockWeights) -> np.ndarray:
+    """Coefficients of arbitrary (e.g. the solver's) weights on the candidates: a_k = Σ_b max(0, s_k·w_b)
+    over the blocks b merged into k. Blocks outside E are dropped (zero at an exact optimum)."""
+    a = np.zeros(cand.gamma.size)
+    for k, blocks in enumerate(cand.groups):
+        a[k] = sum(max(0.0, float(cand.S[k] @ weights.W[b])) for b in blocks)
+    return a
+
+
+def _vertex_on_support(Z, yhat, support, rank_tol: float) -> np.ndarray:
+    """The point of 𝒫 supported on ``support`` (independent columns): least squares, else NNLS."""
+    a = np.zeros(Z.shape[1])
+    if support.size == 0:
+        return a
+    sol = _support_solution(Z, yhat, list(support), rank_tol)
+    aS = sol[0] if sol is not None and np.all(sol[0] >= 0) else nnls(Z[:, support], yhat)[0]
+    a[support] = aS
+    return a
+
+
 def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str = "clarabel",
                 tol: Tolerances | None = None, vertices: bool | str = "auto",
                 max_vertex_candidates: int = 14, m_star_method: str = "auto",
-                max_enumeration: int = 20000, fixed_prediction: bool = False) -> OptimalSet:
+                max_enumeration: int = 20000, fixed_prediction: bool = False,
+                polish: bool = True, max_chambers: int | None = 20000) -> OptimalSet:
     r"""Build the :class:`OptimalSet` of ``problem`` (SPEC §4.6–§4.7).
+
+    Steps: solve (CVX) (or reuse ``solution``); polish (ŷ, λ) by an active-set Newton method on the KKT
+    system and check it over ALL chambers (:func:`_polish`; without polishing E comes from the solver's
+    dual with the looser ``tol.equicorrelation``); candidates K and 𝒫; one LP per candidate
+    (``active``); uniqueness; m* by support enumeration or MILP, with pruning of the solver's point as
+    the upper bound; vertices of 𝒫 by brute force when K is small.
 
     Parameters
     ----------
@@ -650,10 +709,14 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         ``max_vertex_candidates``).
     m_star_method : "auto" | "enumerate" | "milp"
         "auto" enumerates supports when at most ``max_enumeration`` subsets are needed, else MILP.
+    polish : bool
+        Refine (ŷ, λ) before computing E (default True; squared and logistic losses).
+    max_chambers : int or None
+        When ``patterns`` is not a complete list, enumerate all chambers only if Cover's bound for
+        rank(X) is at most this (else :class:`InputError`: the optimal set needs every chamber).
     """
-    from .certificate import cone_projections  # deferred: needs the solver stack
+    from .certificate import complete_chambers, max_correlation
     from .convex_program import solve_convex
-    from .patterns import exact_chambers
 
     if not isinstance(problem, Problem):
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
@@ -670,88 +733,101 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
     X, y, beta = problem.X, problem.y, problem.beta
     warnings: list[str] = []
 
-    chambers = patterns if (patterns is not None and getattr(patterns, "complete", False)) else None
+    chambers, why = complete_chambers(X, patterns, max_chambers=max_chambers)
     if chambers is None:
-        chambers = exact_chambers(X)
+        raise InputError(f"{why}; the optimal set needs every chamber (raise max_chambers, or use "
+                         "lower-rank data)")
     if solution is None:
         solution = solve_convex(problem, patterns if patterns is not None else chambers, solver=solver)
     else:
         _check_problem_match(problem, solution)
     scope = "fixed_prediction" if not loss.strictly_convex else "all"
+    warnings.extend(f"solver: {w}" for w in getattr(solution, "warnings", ()))
 
-    # ---- dual point and certificate over all chambers
+    # ---- the solver's weights on the blocks of the chamber list (φ∘ψ keeps the fit; the identity
+    # when the solver used this very list), and its dual point
+    weights = solution.weights
+    if not np.array_equal(weights.D, chambers.D):
+        weights = phi(psi(weights), X, chambers)
     yhat_solver = np.asarray(solution.yhat, dtype=float)
-    lam = np.asarray(solution.dual if scope == "fixed_prediction" else loss.dual_point(yhat_solver, y),
-                     dtype=float)
-    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
-    corr = np.linalg.norm(proj, axis=1)
-    M = float(corr.max(initial=0.0))
-    certified = M <= beta * (1.0 + tol.certificate)
-    if not certified:
-        complete_solve = bool(getattr(getattr(solution, "patterns", None), "complete", True))
-        msg = (f"the convex solution is not optimal over all chambers: M(lambda) = {M:.10g} > "
-               f"beta = {beta:.10g}")
-        if not complete_solve:
-            raise InputError(msg + "; the sampled patterns miss a chamber, use method='exact'")
-        raise SolverError(msg + " (solver inaccuracy)")
-    primal = float(objective(problem, solution.weights).total)
-    t_max = beta / M if M > 0 else 1e12
-    _, lb = loss.best_dual_scale(lam, y, t_max)
-    lb = float(lb)
+    lam_solver = np.asarray(solution.dual if scope == "fixed_prediction"
+                            else loss.dual_point(yhat_solver, y), dtype=float)
+    M_solver = float(max_correlation(X, lam_solver, chambers))
+    solution_optimal = M_solver <= beta * (1.0 + tol.certificate)
+    sampled = not bool(getattr(getattr(solution, "patterns", None), "complete", True))
 
-    # ---- equicorrelation set and candidates
-    E = np.flatnonzero(corr >= beta * (1.0 - tol.equicorrelation))
+    # ---- dual point: polished over ALL chambers when possible, else the solver's
+    polished = _polish(problem, weights, chambers, tol) if polish and scope == "all" else None
+    if polished is not None:
+        yhat_ref, lam, _ = polished
+        tol_E = tol.polished
+        if sampled and not solution_optimal:
+            warnings.append(f"the sampled program is not globally optimal (M(lambda) = {M_solver:.10g}"
+                            f" > beta = {beta:.10g}: a needed chamber is missing); the optimal set "
+                            "was computed over all chambers")
+    else:
+        if not solution_optimal:
+            msg = (f"the convex solution is not optimal over all chambers: M(lambda) = "
+                   f"{M_solver:.10g} > beta = {beta:.10g}")
+            if sampled:
+                raise InputError(msg + "; the sampled patterns miss a chamber, use method='exact'")
+            raise SolverError(msg + " (solver inaccuracy)")
+        yhat_ref, lam, tol_E = yhat_solver, lam_solver, tol.equicorrelation
+        if polish and scope == "all" and np.any(weights.norms() > 0):
+            warnings.append("polishing (Newton on the KKT system) failed; E uses the solver's dual "
+                            f"with relative tolerance {tol_E:g}")
+    cand = _candidates(X, lam, chambers, beta, tol_E, tol.direction)
+    corr, E = cand.corr, cand.E
+    M = float(corr.max(initial=0.0))
+    _, lb = loss.best_dual_scale(lam, y, beta / M if M > 0 else np.inf)
     spread = float(1.0 - corr[E].min() / beta) if E.size else 0.0
     outside = np.setdiff1d(np.arange(corr.size), E)
     margin = float(1.0 - corr[outside].max() / beta) if outside.size else 1.0
-    if margin < 100 * tol.equicorrelation:
+    if margin < 100 * tol_E:
         warnings.append(f"equicorrelation set is numerically ambiguous (margin {margin:.3g})")
-    gamma_all = block_gamma(chambers.p)
-    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, problem.d))
-    gamma, S, groups = _dedupe(gamma_all[E], S_b, E, tol.direction)
+    gamma, S, groups, Z = cand.gamma, cand.S, cand.groups, cand.Z
     K = gamma.size
-    Z = (relu(X @ S.T) * gamma) if K else np.zeros((problem.n, 0))
 
-    # ---- project the solver prediction onto cone(Z): the polytope is then exactly non-empty
+    # ---- ŷ*: the reference prediction projected onto cone(Z), so that 𝒫 is exactly non-empty
     if K:
-        a0, res0 = nnls(Z, yhat_solver, maxiter=50 * max(K, 10))
+        a0, res0 = nnls(Z, yhat_ref, maxiter=50 * max(K, 10))
         yhat = Z @ a0
     else:
-        a0, res0 = np.zeros(0), float(np.linalg.norm(yhat_solver))
+        a0, res0 = np.zeros(0), float(np.linalg.norm(yhat_ref))
         yhat = np.zeros(problem.n)
-    fit_scale = max(1.0, float(np.linalg.norm(yhat_solver)))
-    res_tol = tol.fit * fit_scale
+    res_tol = tol.fit * max(1.0, float(np.linalg.norm(yhat_ref)))
     if res0 > res_tol:
         raise SolverError(f"the optimal prediction is not in the cone of the candidate fits (residual "
-                          f"{res0:.3g}); tolerances too tight for this solver accuracy")
+                          f"{res0:.3g}); the solver is not accurate enough for the tolerances")
     total = float(lam @ yhat / beta)
     pos_tol = tol.active * max(total, 1e-300)
     if K and abs(a0.sum() - total) > 1e-6 * max(1.0, total):
         warnings.append(f"sum of coefficients {a0.sum():.10g} != lambda^T yhat / beta = {total:.10g}")
+    a_solver = _candidate_coefficients(cand, weights)
 
-    zero_pred = float(np.linalg.norm(yhat)) <= res_tol
-    if zero_pred:  # beta >= beta_max: 𝒫 = {0}
-        yhat = np.zeros(problem.n)
-        total = 0.0
-        lp_points = np.zeros((K, K))
-        amax = np.zeros(K)
-        active = np.zeros(0, dtype=int)
-        unique = True
+    if float(np.linalg.norm(yhat)) <= res_tol:  # beta >= beta_max: 𝒫 = {0}
+        yhat, total = np.zeros(problem.n), 0.0
+        lp_points, amax = np.zeros((K, K)), np.zeros(K)
+        active, unique = np.zeros(0, dtype=int), True
         m_star, a_star, method = 0, np.zeros(K), "zero"
+        a_pruned = np.zeros(K)
         verts, checked = (np.zeros((1, K)), 0) if vertices else (None, 0)
     else:
         lp_points = np.array([_lp_max(Z, yhat, k) for k in range(K)])
         amax = np.diag(lp_points).copy()
         active = np.flatnonzero(amax > pos_tol)
         unique = _svd_rank(Z[:, active], tol.rank) == active.size
-        # upper bound for m*: prune the NNLS point in candidate space
-        mu = _prune_columns(Z * a0, a0, tol.rank)
-        a_pr = a0 * mu
-        upper = int(np.sum(a_pr > pos_tol))
-        m_star, a_star, method = upper, a_pr, "pruned"
+        # pruning the solver's point (in candidate space) gives a vertex: the upper bound for m*
+        mu = _prune_columns(Z * a_solver, a_solver, tol.rank, neutral=np.inf)
+        a_pruned = _vertex_on_support(Z, yhat, np.flatnonzero(a_solver * mu > pos_tol), tol.rank)
+        upper = int(np.sum(a_pruned > pos_tol))
+        if np.linalg.norm(Z @ a_pruned - yhat) > res_tol:  # solver point too far off: use NNLS's
+            a_pruned = _vertex_on_support(Z, yhat, np.flatnonzero(a0 * _prune_columns(
+                Z * a0, a0, tol.rank, neutral=np.inf) > pos_tol), tol.rank)
+            upper = int(np.sum(a_pruned > pos_tol))
+        m_star, a_star, method = upper, a_pruned, "pruned"
         n_sub = sum(math.comb(K, s) for s in range(1, upper))
-        use_enum = m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration)
-        if use_enum:
+        if m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration):
             found = _m_star_enumerate(Z, yhat, upper, tol, res_tol, pos_tol)
             method = "enumeration"
             if found is not None:
@@ -768,26 +844,23 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
             else:
                 warnings.append("MILP support failed the least-squares re-check; m_star is the pruned "
                                 "upper bound")
-        do_vertices = vertices is True or (vertices == "auto" and K <= max_vertex_candidates)
-        if do_vertices:
+        if vertices is True or (vertices == "auto" and K <= max_vertex_candidates):
             verts, checked = _enumerate_vertices(Z, yhat, tol, res_tol, pos_tol)
             _cross_check(verts, unique, m_star, active, warnings)
         else:
             verts, checked = None, 0
 
-    # ---- solver weights: pruning and the minimal network
-    pruned = prune(solution.weights, X, tol=tol.rank)
-    pruned_width = int(np.sum(pruned.norms() > 0))
-    net = psi(solution.weights, tol=1e-6)
-    minimal_width = int(np.sum(to_minimal(net, X).neuron_norms() > 0)) if net.width else 0
+    def weights_of(a):
+        W = np.zeros((2 * chambers.p, problem.d))
+        for k in np.flatnonzero(a > 0):
+            W[groups[k][0]] = a[k] * S[k]
+        return BlockWeights(W, chambers.D)
 
-    if K:
-        W_star = np.zeros((2 * chambers.p, problem.d))
-        for k in np.flatnonzero(a_star > 0):
-            W_star[groups[k][0]] = a_star[k] * S[k]
-        canon = objective(problem, psi(BlockWeights(W_star, chambers.D))).total
-    else:
-        canon = objective(problem, ReLUNetwork.zeros(0, problem.d)).total
+    pruned = weights_of(a_pruned)
+    solver_net = psi(weights_of(np.where(a_solver > pos_tol, a_solver, 0.0)))
+    minimal_width = int(np.sum(to_minimal(solver_net, X).neuron_norms() > 0))
+    canon = float(objective(problem, psi(weights_of(a_star))).total)
+    solver_obj = float(objective(problem, solution.weights).total)
 
     for arr in (yhat, lam, corr, E, gamma, S, Z, amax, active, lp_points, a_star):
         arr.setflags(write=False)
@@ -795,14 +868,17 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         verts.setflags(write=False)
     return OptimalSet(
         problem=problem, patterns=chambers, solution=solution, scope=scope, tolerances=tol,
-        yhat=yhat, yhat_residual=float(res0), dual=lam, correlations=corr, equicorrelated=E,
-        equicorrelation_spread=spread, equicorrelation_margin=margin, gamma=gamma, directions=S,
-        fits=Z, candidate_blocks=groups, total_mass=total, max_coefficient=amax, active=active,
-        lp_points=lp_points, unique=bool(unique), m_star=int(m_star), m_star_coefficients=a_star,
-        m_star_method=method, pruned_weights=pruned, pruned_width=pruned_width,
-        minimal_width=minimal_width, vertices=verts, vertices_checked=int(checked),
-        certified=bool(certified), max_correlation=M, lower_bound=lb, gap=float(primal - lb),
-        objective=primal, objective_canonical=float(canon), warnings=tuple(warnings),
+        polished=polished is not None, yhat=yhat,
+        solver_error=float(np.linalg.norm(yhat_solver - yhat)), dual=lam, correlations=corr,
+        equicorrelated=E, equicorrelation_spread=spread, equicorrelation_margin=margin, gamma=gamma,
+        directions=S, fits=Z, candidate_blocks=groups, total_mass=total, max_coefficient=amax,
+        active=active, lp_points=lp_points, unique=bool(unique), m_star=int(m_star),
+        m_star_coefficients=a_star, m_star_method=method, pruned_weights=pruned,
+        pruned_width=int(np.sum(pruned.norms() > 0)), minimal_width=minimal_width, vertices=verts,
+        vertices_checked=int(checked), certified=M <= beta * (1.0 + tol.certificate),
+        solution_optimal=bool(solution_optimal), max_correlation=M, lower_bound=float(lb),
+        gap=float(canon - lb), objective=canon, solver_objective=solver_obj,
+        warnings=tuple(warnings),
     )
 
 

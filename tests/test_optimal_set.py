@@ -63,7 +63,11 @@ def test_o9_two_points_m_star_2():
     # the best single neuron (value P*_1 = 4.5 > P_c) is not in the optimal set
     single = ReLUNetwork([[np.sqrt(2)]], [np.sqrt(2)])
     assert objective(prob, single).total == pytest.approx(4.5)
-    assert not S.contains(single) and "not (c s_k" in S.membership(single).reason
+    # its neuron IS a candidate (direction +1, output sign +), but one neuron cannot fit y-hat*
+    assert not S.contains(single) and "prediction differs" in S.membership(single).reason
+    # a negative-output neuron is no candidate at all (both optimal outputs are positive)
+    wrong_sign = ReLUNetwork([[np.sqrt(2)], [-1.0]], [-np.sqrt(2), 1.0])
+    assert "not (c s_k" in S.membership(wrong_sign).reason
     # optimal directions but wrong (unbalanced) scaling / wrong fit
     assert "not balanced" in S.membership(ReLUNetwork([[2.0], [-1.0]], [1.0, 1.0])).reason
     assert "prediction differs" in S.membership(ReLUNetwork([[1.0], [-1.0]], [1.0, 1.0])).reason
@@ -330,6 +334,28 @@ def test_bad_input(nonunique):
     with pytest.raises(InputError, match="expected a Problem"):
         optimal_set("data.csv")
     assert isinstance(Tolerances().fit, float)
+
+
+def test_under_sampled_solution():
+    """O22 data: the program over the single pattern diag(1, 0) has P_S = 4.5 and M(lambda_S) = 2 > beta.
+    The optimal set is still the one over ALL chambers (P_c = 4, m* = 2), with the sampled solution
+    reported as not optimal; without polishing (no way to reach the global optimum) it is refused."""
+    prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)
+    chambers = exact_chambers(prob.X)
+    first = int(np.flatnonzero(chambers.D[0] & ~chambers.D[1])[0])  # diag(1, 0) only
+    S = optimal_set(prob, chambers.subset([first]))
+    assert S.solution.objective.total == pytest.approx(4.5, rel=1e-7)
+    assert not S.solution_optimal and S.certified
+    assert S.objective == pytest.approx(4.0, rel=1e-12) and S.m_star == 2
+    assert any("sampled program is not globally optimal (M(lambda) = 2" in w for w in S.warnings)
+    assert_optimal(S, S.minimal_network())
+    with pytest.raises(InputError, match=r"M\(lambda\) = 2 > beta = 1; the sampled patterns miss"):
+        optimal_set(prob, chambers.subset([first]), polish=False)
+    full = optimal_set(prob, chambers)
+    assert full.solution_optimal and not full.warnings
+    X = np.random.default_rng(0).normal(size=(30, 6))
+    with pytest.raises(InputError, match="needs every chamber"):
+        optimal_set(Problem.create(X, X[:, 0], 0.1), max_chambers=1000)
 
 
 def test_hinge_fixed_prediction_o15():

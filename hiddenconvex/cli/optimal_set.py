@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     add_json_arg(p)
     p.add_argument("--max-vertex-candidates", type=int, default=14,
                    help="enumerate the polytope's vertices when there are at most this many candidates")
+    p.add_argument("--max-chambers", type=int, default=20000,
+                   help="enumerate all chambers (needed for the optimal set) only when Cover's bound "
+                        "is at most this")
     p.set_defaults(func=run)
 
 
@@ -59,7 +62,8 @@ def run(args) -> int:
         optimal_set(problem)
     patterns = _patterns(args, problem.X)
     result = optimal_set(problem, patterns, solver=args.solver,
-                         max_vertex_candidates=args.max_vertex_candidates)
+                         max_vertex_candidates=args.max_vertex_candidates,
+                         max_chambers=args.max_chambers)
     record = {"data": data.name, **result.to_record(),
               "num_patterns_solved": patterns.p, "pattern_method": patterns.method,
               "seed": args.seed, "samples": args.samples}
