@@ -742,7 +742,9 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
     else:
         _check_problem_match(problem, solution)
     scope = "fixed_prediction" if not loss.strictly_convex else "all"
-    warnings.extend(f"solver: {w}" for w in getattr(solution, "warnings", ()))
+    status = getattr(solution, "status", "optimal")
+    if status != "optimal":
+        warnings.append(f"solver status {status}: " + "; ".join(getattr(solution, "warnings", ())))
 
     # ---- the solver's weights on the blocks of the chamber list (φ∘ψ keeps the fit; the identity
     # when the solver used this very list), and its dual point
