@@ -9,13 +9,17 @@ parameter Θ_k realizing the target g_k, and the paper's canonical realization �
 * ``sup_distance`` :math:`\|g_k - R(\Gamma)\|_{L^\infty((-1,1)^d)}`
 (:func:`~hiddenconvex.sobolev.sup_norm_box`),
 * ``parameter_distance``: the best :math:`\|\Phi - \Gamma\|_\infty` found over realizations Φ of g_k
-  of the same width — exact over the rescaling orbit of Θ_k
-  (:func:`~hiddenconvex.stability.rescaling_orbit_distance`), which for Examples 2.1, 2.2, 2.3, 2.5
-  is certified to contain every realization (``parameter_distance_is_minimum``); for Example 2.4 an
-  explicit family of realizations (repurpose one opposite pair for the new direction v, re-weight
-  the others) optimized over its free parameters, plus the rigorous lower bound :math:`\min_i
-  \min_{t} \|t v - a^\Gamma_i\|_\infty` (every realization needs a neuron with first-layer vector on
-  the line :math:`\mathbb{R}v`);
+  of the same width: the minimum of the exact optimum over the rescaling orbit of Θ_k
+  (permutations, positive rescalings, any dead neuron for a dead one;
+  :func:`~hiddenconvex.stability.rescaling_orbit_distance`), the canonical Φ_k and the example's
+  ``alternatives`` (Example 2.4: an explicit family that repurposes one opposite pair for the new
+  direction v and re-weights the others, optimized over its free parameters);
+* ``parameter_lower_bound``: a bound valid for EVERY realization of the same width — the orbit
+  optimum when the orbit provably contains all realizations (Examples 2.1, 2.2, 2.3, 2.5,
+  :func:`~hiddenconvex.stability.realizations_are_orbit`), the example's own bound (Example 2.4:
+  :math:`\min_i \min_{t} \|t v - a^\Gamma_i\|_\infty`, since every realization needs a neuron
+  with first-layer vector on the line :math:`\mathbb{R}v`) and ``norm_lower_bound``;
+  ``parameter_distance_is_minimum`` says the two meet;
 * ``norm_lower_bound`` :math:`\sqrt{|g_k|_{W^{1,\infty}}/m} - \|\Gamma\|_\infty` (each Jacobian
   entry is a sum of at most m products :math:`c_ia_{il}`, each at most :math:`\|\Phi\|_\infty^2`:
   the Example 2.1 argument).
@@ -35,8 +39,8 @@ from .errors import InputError
 from .shallow import ShallowNetwork, balance, parameter_distance, parameter_norm
 from .sobolev import seminorm, seminorm_distance, sup_distance_box
 from .stability import (
-    best_rescaling,
     in_star_space,
+    neuron_rescaling,
     rescaling_orbit_distance,
     theorem_3_1_conditions,
 )
@@ -50,8 +54,10 @@ __all__ = [
     "example_2_5",
     "EXAMPLES",
     "make_example",
+    "example_grid",
     "PathologyDistances",
     "evaluate_pathology",
+    "example_2_4_gamma",
     "example_2_4_realization",
     "line_distance",
 ]
@@ -76,6 +82,11 @@ class Pathology:
         What fails (which hypothesis of Theorems 3.1/3.3, or the norm).
     params : dict
         Extra parameters (r for 2.2, a and v for 2.4).
+    alternatives : tuple of ShallowNetwork
+        Further realizations of g_k found by an example-specific search (2.4).
+    lower_bound : float
+        An example-specific lower bound on :math:`\\|\\Phi - \\Gamma\\|_\\infty` valid for EVERY
+        realization Φ of g_k of the same width (2.4; 0 when none is known).
     """
 
     example: str
@@ -85,6 +96,8 @@ class Pathology:
     canonical: ShallowNetwork
     failure: str
     params: dict = field(default_factory=dict)
+    alternatives: tuple = ()
+    lower_bound: float = 0.0
 
 
 def _check_k(k) -> float:
@@ -148,14 +161,6 @@ def _check_2_4(a: np.ndarray, v: np.ndarray) -> None:
                 raise InputError(f"Example 2.4 needs pairwise independent directions ({i}, {j})")
 
 
-def _slot_cost(direction, kappa: float, a_ref, c_ref: float) -> tuple[float, float]:
-    """Best distance of a neuron realizing κρ(⟨direction, x⟩) (‖direction‖_∞ = 1) to (a_ref,
-    c_ref)."""
-    if kappa == 0:
-        return float("nan"), float(min(np.max(np.abs(a_ref)), abs(c_ref)))
-    return best_rescaling(direction, [kappa], a_ref, [c_ref])
-
-
 def _ex24_slots(a: np.ndarray, v: np.ndarray, k: float, j: int, z: np.ndarray):
     """(slot, direction, κ) for the family: pair j carries v (κ = 1/k + μ) and −v (κ = −μ); pair
     i ≠ j keeps ±a_i with κ = ±(1 + δ_i); z = (μ, δ_i for i ≠ j)."""
@@ -168,43 +173,46 @@ def _ex24_slots(a: np.ndarray, v: np.ndarray, k: float, j: int, z: np.ndarray):
     return out
 
 
-def _ex24_cost(gamma: ShallowNetwork, slots) -> float:
-    return max(_slot_cost(dirn, kap, gamma.A[s], gamma.C[0, s])[1] for s, dirn, kap in slots)
-
-
-def _ex24_network(gamma: ShallowNetwork, slots) -> ShallowNetwork:
+def _ex24_network(gamma: ShallowNetwork, slots) -> tuple[ShallowNetwork, float]:
+    """Each slot: the neuron κρ(⟨direction, x⟩) rescaled to be closest to Γ's neuron there."""
     A = np.zeros_like(gamma.A)
-    c = np.zeros(gamma.width)
+    C = np.zeros_like(gamma.C)
+    cost = 0.0
     for s, dirn, kap in slots:
-        t, _ = _slot_cost(dirn, kap, gamma.A[s], gamma.C[0, s])
-        if np.isnan(t):  # dead: the cheaper of (a_ref, 0) and (0, c_ref)
-            if np.max(np.abs(gamma.A[s])) <= abs(gamma.C[0, s]):
-                A[s] = gamma.A[s]
-            else:
-                c[s] = gamma.C[0, s]
-        else:
-            A[s], c[s] = t * dirn, kap / t
-    return ShallowNetwork(A, c)
+        A[s], C[:, s], cs = neuron_rescaling(dirn, [kap], gamma.A[s], gamma.C[:, s])
+        cost = max(cost, cs)
+    return ShallowNetwork(A, C), cost
+
+
+def example_2_4_gamma(a, v) -> ShallowNetwork:
+    """Γ = ([a_1|…|a_m|−a_1|…|−a_m]^T, (1,…,1,−1,…,−1)) of Example 2.4 (inputs checked)."""
+    a = np.asarray(a, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if a.ndim != 2:
+        raise InputError(f"a must be a 2-D array of directions, got shape {a.shape}")
+    _check_2_4(a, v)
+    m = a.shape[0]
+    return ShallowNetwork(np.vstack([a, -a]), np.concatenate([np.ones(m), -np.ones(m)]))
 
 
 def example_2_4_realization(a, v, k, *, optimize: bool = True) -> tuple[ShallowNetwork, float]:
     """A realization of g_k = (1/k)ρ(⟨v,x⟩) in N_(d,2m,1) close to Γ of Example 2.4.
 
     Family: for a pair j, slots j and j+m carry v and −v with κ = 1/k + μ and −μ, pairs i ≠ j keep
-    ±a_i with κ = ±(1 + δ_i), subject to μv + Σ_{i≠j} δ_i a_i = a_j (then the linear parts cancel:
-    R(Φ) = g_k exactly). Each slot uses its exact best rescaling. Start: the minimum-norm (μ, δ);
+    ±a_i with κ = ±(1 + δ_i), subject to μv + Σ_{i≠j} δ_i a_i = a_j (then the linear parts cancel,
+    ρ(t) − ρ(−t) = t: R(Φ) = g_k exactly). Each slot uses its exact best rescaling
+    (:func:`~hiddenconvex.stability.neuron_rescaling`). Start: the minimum-norm (μ, δ);
     ``optimize`` refines over the null space with Nelder–Mead (deterministic). Best over j.
 
     Returns
     -------
     (phi, distance)
     """
+    gamma = example_2_4_gamma(a, v)
     a = np.asarray(a, dtype=float)
     v = np.asarray(v, dtype=float)
-    _check_2_4(a, v)
     k = _check_k(k)
     m = a.shape[0]
-    gamma = ShallowNetwork(np.vstack([a, -a]), np.concatenate([np.ones(m), -np.ones(m)]))
     best: tuple[float, ShallowNetwork] | None = None
     for j in range(m):
         M = np.column_stack([v] + [a[i] for i in range(m) if i != j])  # (d, m)
@@ -216,7 +224,7 @@ def example_2_4_realization(a, v, k, *, optimize: bool = True) -> tuple[ShallowN
         N = Vt[rank:].T  # null space basis, (m, m - rank)
 
         def F(y, j=j, z0=z0, N=N):
-            return _ex24_cost(gamma, _ex24_slots(a, v, k, j, z0 + N @ y))
+            return _ex24_network(gamma, _ex24_slots(a, v, k, j, z0 + N @ y))[1]
 
         y = np.zeros(N.shape[1])
         if optimize and N.shape[1] > 0:
@@ -224,7 +232,7 @@ def example_2_4_realization(a, v, k, *, optimize: bool = True) -> tuple[ShallowN
                            options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 4000})
             if res.fun < F(y):
                 y = res.x
-        phi = _ex24_network(gamma, _ex24_slots(a, v, k, j, z0 + N @ y))
+        phi, _ = _ex24_network(gamma, _ex24_slots(a, v, k, j, z0 + N @ y))
         dist = parameter_distance(phi, gamma)
         if best is None or dist < best[0]:
             best = (dist, phi)
@@ -249,24 +257,31 @@ def line_distance(v, a) -> float:
 
 def example_2_4(k, a=POSTER_DIRECTIONS, v=POSTER_V) -> Pathology:
     """Ex 2.4: Γ = ([a_1|…|a_m|−a_1|…|−a_m]^T, (1,…,1,−1,…,−1)) ∈ N_(d,2m,1), R(Γ) ≡ 0,
-    g_k = (1/k)ρ(⟨v,x⟩). Default: the poster instance d = 2, m = 3."""
+    g_k = (1/k)ρ(⟨v,x⟩). Default: the poster instance d = 2, m = 3.
+
+    Lower bound: g_k has a kink on :math:`v^\\perp`, so some neuron of every realization has its
+    first-layer vector on the line :math:`\\mathbb{R}v`; hence :math:`\\|\\Phi - \\Gamma\\|_\\infty
+    \\ge \\min_i \\min_t \\|tv - a^\\Gamma_i\\|_\\infty` (:func:`line_distance`). The optimized
+    family (:func:`example_2_4_realization`) is searched only when the canonical member does not
+    attain it.
+    """
     k = _check_k(k)
+    gamma = example_2_4_gamma(a, v)
     a = np.asarray(a, dtype=float)
     v = np.asarray(v, dtype=float)
-    if a.ndim != 2:
-        raise InputError(f"a must be a 2-D array of directions, got shape {a.shape}")
-    _check_2_4(a, v)
     m, d = a.shape
-    gamma = ShallowNetwork(np.vstack([a, -a]), np.concatenate([np.ones(m), -np.ones(m)]))
     A = np.zeros((2 * m, d))
     A[0] = v
     c = np.zeros(2 * m)
     c[0] = 1.0 / k
     target = ShallowNetwork(A, c)
-    canonical, _ = example_2_4_realization(a, v, k, optimize=False)
+    canonical, dist = example_2_4_realization(a, v, k, optimize=False)
+    lower = min(line_distance(v, gamma.A[i]) for i in range(gamma.width))
+    alternatives = () if dist <= lower * (1 + 1e-12) else \
+        (example_2_4_realization(a, v, k, optimize=True)[0],)
     return Pathology("2.4", k, gamma, target, canonical,
                      "C.3(a) (opposite directions within Gamma)",
-                     {"a": a.tolist(), "v": v.tolist()})
+                     {"a": a.tolist(), "v": v.tolist()}, alternatives, lower)
 
 
 def example_2_5(k) -> Pathology:
@@ -291,6 +306,18 @@ def make_example(name: str, k, **kw) -> Pathology:
     if name not in EXAMPLES:
         raise InputError(f"unknown example {name!r}; choose from {sorted(EXAMPLES)}")
     return EXAMPLES[name](k, **kw)
+
+
+def example_grid(examples=None, ks=(1, 2, 3, 5, 10), r: float = 1.0) -> list[Pathology]:
+    """The instances (example, k) for every example name (default: all, in order) and every k;
+    ``r`` is passed to Example 2.2. Names and values are checked before anything is built."""
+    names = list(EXAMPLES) if examples is None else list(examples)
+    unknown = [e for e in names if e not in EXAMPLES]
+    if unknown:
+        raise InputError(f"unknown example(s) {unknown}; choose from {sorted(EXAMPLES)}")
+    ks = [_check_k(k) for k in ks]
+    return [make_example(name, k, **({"r": r} if name == "2.2" else {}))
+            for name in names for k in ks]
 
 
 @dataclass(frozen=True)
@@ -333,8 +360,9 @@ class PathologyDistances:
             if self.sup_distance > 0 else float("inf")
 
     def to_record(self) -> dict:
+        k = int(self.k) if float(self.k).is_integer() else self.k
         rec = {
-            "example": self.example, "k": self.k,
+            "example": self.example, "k": k,
             "realization_distance": self.realization_distance,
             "sup_distance": self.sup_distance,
             "parameter_distance": self.parameter_distance,
@@ -355,7 +383,13 @@ class PathologyDistances:
 
 
 def evaluate_pathology(p: Pathology, *, low: float = -1.0, high: float = 1.0) -> PathologyDistances:
-    """Exact distances for one :class:`Pathology` (uniform distance on the box (low, high)^d)."""
+    """Exact distances for one :class:`Pathology` (uniform distance on the box (low, high)^d).
+
+    ``parameter_distance`` is the best of: the exact minimum over the rescaling orbit of Θ_k
+    (:func:`~hiddenconvex.stability.rescaling_orbit_distance`), the canonical Φ_k and the
+    example's alternatives. It is certified to be the minimum over ALL realizations of g_k of the
+    same width when the orbit provably contains all of them or when it attains a lower bound.
+    """
     if not isinstance(p, Pathology):
         raise InputError(f"expected a Pathology, got {type(p).__name__}")
     gamma, target = p.gamma, p.target
@@ -364,20 +398,12 @@ def evaluate_pathology(p: Pathology, *, low: float = -1.0, high: float = 1.0) ->
     canon = parameter_distance(p.canonical, gamma)
     target_semi = seminorm(target).value
     norm_lb = max(0.0, math.sqrt(target_semi / gamma.width) - parameter_norm(gamma))
-    if p.example == "2.4":
-        a = np.asarray(p.params["a"])
-        v = np.asarray(p.params["v"])
-        best_phi, best = example_2_4_realization(a, v, p.k, optimize=True)
-        lower = min(line_distance(v, gamma.A[i]) for i in range(gamma.width))
-    else:
-        orbit = rescaling_orbit_distance(target, gamma)
-        best_phi, best, exact = orbit.phi, orbit.value, orbit.complete
-        lower = best if exact else 0.0
-    if canon < best:
-        best_phi, best = p.canonical, canon
-    lower = max(lower, norm_lb)
-    if p.example == "2.4":  # the lower bound is attained: the best found is the minimum
-        exact = bool(best <= lower * (1 + 1e-12))
+    orbit = rescaling_orbit_distance(target, gamma)
+    found = [(orbit.value, orbit.phi), (canon, p.canonical)]
+    found += [(parameter_distance(phi, gamma), phi) for phi in p.alternatives]
+    best, best_phi = min(found, key=lambda t: t[0])
+    lower = max(norm_lb, p.lower_bound, orbit.value if orbit.complete else 0.0)
+    exact = bool(best <= lower * (1 + 1e-12))
     cond = theorem_3_1_conditions(gamma, target, epsilon=eps)
     applicable = cond.c2 and cond.c3
     return PathologyDistances(

@@ -34,8 +34,14 @@ from .errors import InputError
 
 __all__ = [
     "DIRECTION_TOL",
+    "BALANCE_TOL",
     "ShallowNetwork",
     "BiasedShallowNetwork",
+    "check_network",
+    "check_same_architecture",
+    "neuron_norms",
+    "live_neurons",
+    "zero_dead",
     "parameter_norm",
     "parameter_distance",
     "difference",
@@ -287,30 +293,60 @@ class BiasedShallowNetwork:
 
 
 # ------------------------------------------------------------------------- norms, distances
-def _check_net(net, name: str) -> ShallowNetwork:
+def check_network(net, name: str = "net") -> ShallowNetwork:
+    """``net`` itself if it is a :class:`ShallowNetwork`, else InputError naming ``name``."""
     if not isinstance(net, ShallowNetwork):
         raise InputError(f"{name} must be a ShallowNetwork, got {type(net).__name__}")
     return net
 
 
+def neuron_norms(net: ShallowNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`(\\|a_i\\|_\\infty)_i` and :math:`(\\|c_i\\|_\\infty)_i`, two arrays of shape (m,)."""
+    check_network(net)
+    if net.width == 0:
+        return np.zeros(0), np.zeros(0)
+    return np.max(np.abs(net.A), axis=1), np.max(np.abs(net.C), axis=0)
+
+
+def live_neurons(net: ShallowNetwork) -> np.ndarray:
+    """Boolean mask (m,) of the neurons with :math:`a_i \\ne 0` and :math:`c_i \\ne 0` (the others
+    compute the zero function)."""
+    na, nc = neuron_norms(net)
+    return (na > 0) & (nc > 0)
+
+
+def zero_dead(net: ShallowNetwork) -> ShallowNetwork:
+    """Same network with every dead neuron (:math:`a_i = 0` or :math:`c_i = 0`) set to (0, 0); the
+    realization and the width are unchanged."""
+    dead = ~live_neurons(net)
+    A = net.A.copy()
+    C = net.C.copy()
+    A[dead] = 0.0
+    C[:, dead] = 0.0
+    return ShallowNetwork(A, C)
+
+
 def parameter_norm(net: ShallowNetwork) -> float:
     """:math:`\\|\\Theta\\|_\\infty = \\max(\\max|a_{ik}|, \\max|c_{ki}|)` (0 for width 0)."""
-    _check_net(net, "net")
+    check_network(net, "net")
     if net.width == 0:
         return 0.0
     return float(max(np.max(np.abs(net.A)), np.max(np.abs(net.C))))
 
 
+def check_same_architecture(phi, gamma, names: tuple[str, str] = ("phi", "gamma")) -> None:
+    """InputError unless both are :class:`ShallowNetwork` in the same :math:`N_{(d,m,D)}`."""
+    check_network(phi, names[0])
+    check_network(gamma, names[1])
+    if phi.architecture != gamma.architecture:
+        raise InputError(f"{names[0]} and {names[1]} need the same architecture (d, m, D): "
+                         f"{phi.architecture} vs {gamma.architecture}")
+
+
 def parameter_distance(phi: ShallowNetwork, gamma: ShallowNetwork) -> float:
     """:math:`\\|\\Phi - \\Gamma\\|_\\infty`, index by index (both in the same
     :math:`N_{(d,m,D)}`)."""
-    _check_net(phi, "phi")
-    _check_net(gamma, "gamma")
-    if phi.architecture != gamma.architecture:
-        raise InputError(
-            f"parameter distance needs the same architecture (d, m, D): {phi.architecture} vs "
-            f"{gamma.architecture}"
-        )
+    check_same_architecture(phi, gamma)
     if phi.width == 0:
         return 0.0
     return float(max(np.max(np.abs(phi.A - gamma.A)), np.max(np.abs(phi.C - gamma.C))))
@@ -319,8 +355,8 @@ def parameter_distance(phi: ShallowNetwork, gamma: ShallowNetwork) -> float:
 def difference(theta: ShallowNetwork, gamma: ShallowNetwork) -> ShallowNetwork:
     """The network :math:`h = R(\\Theta) - R(\\Gamma)`: A = [A_Θ; A_Γ], C = [C_Θ, −C_Γ] (SPEC
     §5.2)."""
-    _check_net(theta, "theta")
-    _check_net(gamma, "gamma")
+    check_network(theta, "theta")
+    check_network(gamma, "gamma")
     if theta.d != gamma.d:
         raise InputError(f"networks have different input dimensions: {theta.d} vs {gamma.d}")
     if theta.out_dim != gamma.out_dim:
@@ -409,30 +445,18 @@ def balance(net: ShallowNetwork) -> ShallowNetwork:
     A neuron with exactly one of :math:`a_i, c_i` zero computes nothing and is set to zero. The
     realization is unchanged (positive homogeneity of ρ).
     """
-    _check_net(net, "net")
-    A = net.A.copy()
-    C = net.C.copy()
-    na = np.max(np.abs(A), axis=1) if net.width else np.zeros(0)
-    nc = np.max(np.abs(C), axis=0) if net.width else np.zeros(0)
-    both = (na > 0) & (nc > 0)
+    net = zero_dead(net)
+    na, nc = neuron_norms(net)
+    live = na > 0
     tau = np.ones(net.width)
-    tau[both] = np.sqrt(nc[both] / na[both])
-    A *= tau[:, None]
-    C /= tau[None, :]
-    dead = ~both
-    A[dead] = 0.0
-    C[:, dead] = 0.0
-    return ShallowNetwork(A, C)
+    tau[live] = np.sqrt(nc[live] / na[live])
+    return ShallowNetwork(net.A * tau[:, None], net.C / tau[None, :])
 
 
 def balance_violation(net: ShallowNetwork) -> np.ndarray:
     """Per neuron :math:`|\\,\\|c_i\\|_\\infty - \\|a_i\\|_\\infty| / \\max(\\|c_i\\|, \\|a_i\\|)`
     (0 for zero neurons), shape (m,)."""
-    _check_net(net, "net")
-    if net.width == 0:
-        return np.zeros(0)
-    na = np.max(np.abs(net.A), axis=1)
-    nc = np.max(np.abs(net.C), axis=0)
+    na, nc = neuron_norms(net)
     scale = np.maximum(na, nc)
     out = np.zeros(net.width)
     pos = scale > 0
@@ -456,7 +480,7 @@ def merge_redundant(net: ShallowNetwork, tol: float = DIRECTION_TOL) -> ShallowN
     c_j\\|a_j\\|_\\infty` (zero if v = 0) and the others become (0, 0). Classes of size one are left
     unchanged. The width and the realization are unchanged.
     """
-    _check_net(net, "net")
+    check_network(net, "net")
     A = net.A.copy()
     C = net.C.copy()
     Ahat, norms = normalized_directions(net.A)
@@ -490,7 +514,7 @@ def flip(net: ShallowNetwork, J: Iterable[int]) -> ShallowNetwork:
     \\sum_{i\\in J} c_i\\langle a_i, x\\rangle`, so the realization is preserved iff
     :math:`\\sum_{i\\in J} c_i a_i^T = 0` (see :func:`zero_sum_subsets`).
     """
-    _check_net(net, "net")
+    check_network(net, "net")
     J = _subset(J, net.width)
     A = net.A.copy()
     A[J] = -A[J]
@@ -505,7 +529,7 @@ def zero_sum_subsets(net: ShallowNetwork, rtol: float = 1e-12,
 
     Includes subsets made of zero neurons (:math:`c_ia_i^T = 0`).
     """
-    _check_net(net, "net")
+    check_network(net, "net")
     m = net.width
     if m > max_width:
         raise InputError(f"zero_sum_subsets enumerates 2^m subsets; m = {m} > max_width = "

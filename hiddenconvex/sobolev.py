@@ -13,10 +13,11 @@ does not depend on the domain U as long as U contains a neighbourhood of 0 (posi
 Comparing two networks uses the difference network :func:`~hiddenconvex.shallow.difference`.
 Lower-dimensional cells are ignored (ess sup).
 
-Chambers: d = 1 has the two half-lines; d ≥ 2 calls :func:`hiddenconvex.patterns.exact_chambers`
-on the distinct hyperplane normals (or a ``chambers`` callable with the same contract, e.g. a
-brute-force oracle). Thin chambers matter: Example 2.1 with k = 1000 has two chambers of angle
-1e-9 carrying the maximal gradient k².
+Chambers: :func:`hiddenconvex.patterns.exact_chambers` on the rows :math:`a_i` of the live neurons
+(or a ``chambers`` callable with the same contract, e.g. a brute-force oracle); it merges parallel
+and antiparallel rows into one hyperplane at rounding level, not with a user tolerance. Thin
+chambers matter: Example 2.1 with k = 10⁴ has two chambers of angle 1e-12 carrying the maximal
+gradient k². The returned chambers are verified (witness strictly inside) before use.
 
 The uniform norm :math:`\sup_{x\in B}|h(x)|` over a box B is also exact: h is linear on every cell
 of the subdivision of B by the arrangement, so the max of the continuous piecewise-linear |h| over
@@ -24,8 +25,8 @@ the closed box (= the sup over the open box) is attained at a vertex of that sub
 point where d linearly independent constraints among {hyperplanes, box faces} are tight
 (:func:`sup_norm_box` enumerates them).
 
-"Same hyperplane" is decided on ∞-normalized normals with the tolerance
-:data:`~hiddenconvex.shallow.DIRECTION_TOL`. Pure NumPy; no I/O.
+No user tolerance enters either computation; results are exact up to floating-point rounding.
+Pure NumPy; no I/O.
 """
 
 from __future__ import annotations
@@ -38,11 +39,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError, SolverError
-from .shallow import DIRECTION_TOL, ShallowNetwork, _points, difference, hyperplane_groups
+from .shallow import (
+    ShallowNetwork,
+    _points,
+    check_network,
+    difference,
+    live_neurons,
+    normalized_directions,
+)
 
 __all__ = [
     "Chambers",
     "arrangement_chambers",
+    "distinct_hyperplanes",
     "SeminormResult",
     "seminorm",
     "seminorm_distance",
@@ -56,74 +65,88 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Chambers:
-    """Chambers of the central arrangement of L distinct hyperplanes in R^d.
+    """Chambers of the central arrangement :math:`\\{a_i^Tx = 0\\}` of the rows of A.
 
     Attributes
     ----------
-    normals : array, shape (L, d)
-    signs : int8 array, shape (p, L)
-        ``signs[s, h] = sign(<normals[h], x>)`` inside chamber s.
+    active : bool array, shape (p, m)
+        ``active[s, i]`` iff :math:`\\langle a_i, x\\rangle > 0` inside chamber s.
     witnesses : array, shape (p, d)
-        A point inside each chamber.
-    method : {"trivial", "line", "exact_chambers", "callable"}
+        A point strictly inside each chamber.
+    method : {"trivial", "exact_chambers", "callable"}
     """
 
-    normals: np.ndarray
-    signs: np.ndarray
+    active: np.ndarray
     witnesses: np.ndarray
     method: str
 
     @property
     def p(self) -> int:
-        return self.signs.shape[0]
+        return self.active.shape[0]
 
 
-def _chambers_line(normals: np.ndarray) -> Chambers:
-    # d = 1: at most one distinct hyperplane {0}; chambers x > 0 and x < 0
-    s = np.sign(normals[:, 0]).astype(np.int8)
-    return Chambers(normals, np.vstack([s, -s]), np.array([[1.0], [-1.0]]), "line")
+def arrangement_chambers(A, *, chambers: Callable | None = None) -> Chambers:
+    """All chambers of the central arrangement :math:`\\{a_i^Tx = 0\\}` of the NONZERO rows of A.
 
-
-def arrangement_chambers(normals, *, chambers: Callable | None = None) -> Chambers:
-    """All chambers of the central arrangement :math:`\\{n_h^Tx = 0\\}` of DISTINCT nonzero normals.
+    Parallel and antiparallel rows share a hyperplane; that, and the chambers, are decided by
+    :func:`hiddenconvex.patterns.exact_chambers` (at rounding level, no user tolerance), so
+    arbitrarily thin chambers are kept. The result is verified: every witness must be finite and
+    lie strictly on the side of every hyperplane that its sign vector says.
 
     Parameters
     ----------
-    normals : array, shape (L, d)
-        Pairwise non-parallel, non-antiparallel, nonzero rows (see
-        :func:`~hiddenconvex.shallow.hyperplane_groups`).
+    A : array, shape (m, d)
+        Nonzero rows.
     chambers : callable, optional
-        ``chambers(normals) -> Patterns`` (rows × chambers, ``.signs``/``.witnesses``) used for
-        every d instead of the built-in d = 1 routine and
-        :func:`hiddenconvex.patterns.exact_chambers`.
+        ``chambers(A) -> Patterns`` (``.D`` bool (m, p), ``.witnesses`` (p, d)) used instead of
+        :func:`~hiddenconvex.patterns.exact_chambers` (e.g. a brute-force oracle in tests).
 
     Returns
     -------
     Chambers
+
+    Raises
+    ------
+    SolverError
+        The chamber routine is unavailable or returned chambers that fail the verification.
     """
-    N = np.asarray(normals, dtype=float)
-    L, d = N.shape
-    if L == 0:
+    A = np.asarray(A, dtype=float)
+    m, d = A.shape
+    if m == 0:
         w = np.zeros((1, d))
         w[0, 0] = 1.0
-        return Chambers(N, np.zeros((1, 0), dtype=np.int8), w, "trivial")
+        return Chambers(np.zeros((1, 0), dtype=bool), w, "trivial")
     if chambers is None:
-        if d == 1:
-            return _chambers_line(N)
         try:
             from .patterns import exact_chambers
         except ImportError as exc:  # pragma: no cover - depends on the patterns module
-            raise SolverError(
-                "exact chamber enumeration hiddenconvex.patterns.exact_chambers is unavailable: "
-                f"{exc}"
-            ) from None
-        P, method = exact_chambers(N), "exact_chambers"
+            raise SolverError("exact chamber enumeration hiddenconvex.patterns.exact_chambers is "
+                              f"unavailable: {exc}") from None
+        P, method = exact_chambers(A), "exact_chambers"
     else:
-        P, method = chambers(N), "callable"
-    signs = np.asarray(P.signs, dtype=np.int8).T  # (p, L)
-    if signs.shape[1] != L:
-        raise SolverError(f"chamber routine returned {signs.shape[1]} rows, expected {L}")
-    return Chambers(N, signs, np.asarray(P.witnesses, dtype=float), method)
+        P, method = chambers(A), "callable"
+    active = np.asarray(P.D, dtype=bool).T
+    W = np.asarray(P.witnesses, dtype=float)
+    if active.shape[1] != m or W.shape != (active.shape[0], d):
+        raise SolverError(f"chamber routine returned patterns of shape {active.shape[::-1]} and "
+                          f"witnesses {W.shape} for {m} hyperplanes in R^{d}")
+    _verify_chambers(A, active, W)
+    return Chambers(active, W, method)
+
+
+def _verify_chambers(A: np.ndarray, active: np.ndarray, W: np.ndarray) -> None:
+    """Necessary conditions for a complete chamber list: finite witnesses strictly inside their
+    chambers, no chamber listed twice, the list closed under negation."""
+    vals = W @ A.T if np.all(np.isfinite(W)) else None
+    if vals is None or not np.array_equal(vals > 0, active) or np.any(vals == 0):
+        raise SolverError("chamber enumeration returned a witness that does not lie strictly "
+                          "inside its chamber (numerically degenerate arrangement); the exact "
+                          "semi-norm cannot be certified")
+    rows = {r.tobytes() for r in active}
+    if len(rows) != active.shape[0] or any((~r).tobytes() not in rows for r in active):
+        raise SolverError("chamber enumeration returned duplicate chambers or a list not closed "
+                          "under negation (numerically degenerate arrangement); the exact "
+                          "semi-norm cannot be certified")
 
 
 @dataclass(frozen=True)
@@ -138,7 +161,7 @@ class SeminormResult:
         The Jacobian :math:`J_s = \\sum_{i \\text{ active}} c_i a_i^T` of a maximizing chamber.
     witness : array, shape (d,)
         A point inside that chamber.
-    num_chambers, num_hyperplanes, num_neurons : int
+    num_chambers, num_neurons : int
         Size of the arrangement (after dropping neurons with a_i = 0 or c_i = 0).
     method : str
         How the chambers were enumerated.
@@ -148,33 +171,23 @@ class SeminormResult:
     jacobian: np.ndarray
     witness: np.ndarray
     num_chambers: int
-    num_hyperplanes: int
     num_neurons: int
     method: str
 
     def to_record(self) -> dict:
         return {"seminorm": self.value, "jacobian": self.jacobian.tolist(),
                 "witness": self.witness.tolist(), "num_chambers": self.num_chambers,
-                "num_hyperplanes": self.num_hyperplanes, "num_neurons": self.num_neurons,
+                "num_neurons": self.num_neurons,
                 "chamber_method": self.method}
 
 
-def _check(net, name: str = "net") -> ShallowNetwork:
-    if not isinstance(net, ShallowNetwork):
-        raise InputError(f"{name} must be a ShallowNetwork, got {type(net).__name__}")
-    return net
-
-
-def seminorm(net: ShallowNetwork, *, tol: float = DIRECTION_TOL,
-             chambers: Callable | None = None) -> SeminormResult:
+def seminorm(net: ShallowNetwork, *, chambers: Callable | None = None) -> SeminormResult:
     """Exact :math:`|R(\\Theta)|_{W^{1,\\infty}}` (SPEC §5.2), not sampled.
 
     Parameters
     ----------
     net : ShallowNetwork
         :math:`\\Theta \\in N_{(d,m,D)}`.
-    tol : float
-        Directions whose ∞-normalized vectors agree to ``tol`` share a hyperplane.
     chambers : callable, optional
         Chamber routine override (see :func:`arrangement_chambers`).
 
@@ -182,25 +195,21 @@ def seminorm(net: ShallowNetwork, *, tol: float = DIRECTION_TOL,
     -------
     SeminormResult
     """
-    _check(net)
-    keep = (np.max(np.abs(net.A), axis=1) > 0) & (np.max(np.abs(net.C), axis=0) > 0) \
-        if net.width else np.zeros(0, dtype=bool)
-    A, C = net.A[keep], net.C[:, keep]
-    normals, idx, orient = hyperplane_groups(A, tol)
-    ch = arrangement_chambers(normals, chambers=chambers)
-    act = (ch.signs[:, idx] * orient[None, :]) > 0 if A.shape[0] else np.zeros((ch.p, 0), bool)
-    J = np.einsum("pm,km,ml->pkl", act.astype(float), C, A)
+    check_network(net)
+    live = live_neurons(net)
+    A, C = net.A[live], net.C[:, live]
+    ch = arrangement_chambers(A, chambers=chambers)
+    J = np.einsum("pm,km,ml->pkl", ch.active.astype(float), C, A)
     vals = np.max(np.abs(J), axis=(1, 2))
     s = int(np.argmax(vals))
     return SeminormResult(value=float(vals[s]), jacobian=J[s], witness=ch.witnesses[s],
-                          num_chambers=ch.p, num_hyperplanes=normals.shape[0],
-                          num_neurons=int(A.shape[0]), method=ch.method)
+                          num_chambers=ch.p, num_neurons=int(A.shape[0]), method=ch.method)
 
 
-def seminorm_distance(theta: ShallowNetwork, gamma: ShallowNetwork, *, tol: float = DIRECTION_TOL,
+def seminorm_distance(theta: ShallowNetwork, gamma: ShallowNetwork, *,
                       chambers: Callable | None = None) -> SeminormResult:
     """Exact :math:`|R(\\Theta) - R(\\Gamma)|_{W^{1,\\infty}}` (the widths may differ)."""
-    return seminorm(difference(_check(theta, "theta"), _check(gamma, "gamma")), tol=tol,
+    return seminorm(difference(check_network(theta, "theta"), check_network(gamma, "gamma")),
                     chambers=chambers)
 
 
@@ -213,7 +222,7 @@ def jacobians(net: ShallowNetwork, X) -> np.ndarray:
     -------
     array, shape (n, D, d)
     """
-    _check(net)
+    check_network(net)
     Xa, _ = _points(X, net.d)
     act = (Xa @ net.A.T > 0).astype(float)
     return np.einsum("ni,ki,il->nkl", act, net.C, net.A)
@@ -252,7 +261,33 @@ def _box(low, high, d: int) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def sup_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, *, tol: float = DIRECTION_TOL,
+def distinct_hyperplanes(A) -> np.ndarray:
+    """Normals of the distinct hyperplanes :math:`a_i^\\perp` of the nonzero rows of A.
+
+    Rows are ∞-normalized and oriented (first nonzero entry positive); only bitwise-equal normals
+    are merged, so nearly parallel rows keep their own hyperplanes (no tolerance).
+
+    Returns
+    -------
+    array, shape (L, d)
+    """
+    A = np.asarray(A, dtype=float)
+    Ahat, norms = normalized_directions(A)
+    Ahat = Ahat[norms > 0]
+    if Ahat.shape[0] == 0:
+        return Ahat
+    first = Ahat[np.arange(Ahat.shape[0]), np.argmax(Ahat != 0, axis=1)]
+    return np.unique(Ahat * np.sign(first)[:, None], axis=0)
+
+
+def _linear_values(net: ShallowNetwork, X: np.ndarray) -> np.ndarray:
+    """:math:`h(x) = J(x)\\,x` with :math:`J(x) = \\sum_{\\langle a_i,x\\rangle>0} c_ia_i^T`
+    (= R(Θ)(x); summing the products :math:`c_ia_i^T` first avoids the cancellation of large
+    opposite terms :math:`c_i\\langle a_i, x\\rangle` of difference networks). Shape (n, D)."""
+    return np.einsum("nkl,nl->nk", jacobians(net, X), X)
+
+
+def sup_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, *,
                  max_combinations: int = 2_000_000) -> SupNormResult:
     """Exact :math:`\\|R(\\Theta)\\|_{L^\\infty(B)}` on the box :math:`B = (low, high)^d` (or
     per-coordinate bounds), by enumerating the vertices of the subdivision of the closed box by the
@@ -263,18 +298,24 @@ def sup_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, *, tol: float = DIRECT
     net : ShallowNetwork
     low, high : float or array, shape (d,)
     max_combinations : int
-        Refuse (InputError) when :math:`\\binom{L + 2d}{d}` exceeds it.
+        Refuse (InputError) when :math:`\\binom{L + 2d}{d}` exceeds it (L distinct hyperplanes).
 
     Returns
     -------
     SupNormResult
+
+    Notes
+    -----
+    A candidate vertex solves d of the equations {hyperplanes, box faces}; systems whose smallest
+    singular value is below ``d·eps`` times the largest are singular. Every evaluated point lies in
+    the closed box, so rounding can only lower the value, by the rounding error of the vertices.
     """
-    _check(net)
+    check_network(net)
     d = net.d
     lo, hi = _box(low, high, d)
-    keep = (np.max(np.abs(net.A), axis=1) > 0) & (np.max(np.abs(net.C), axis=0) > 0) \
-        if net.width else np.zeros(0, dtype=bool)
-    normals, _, _ = hyperplane_groups(net.A[keep], tol)
+    live = live_neurons(net)
+    net = ShallowNetwork(net.A[live], net.C[:, live])
+    normals = distinct_hyperplanes(net.A)
     eye = np.eye(d)
     rows = np.vstack([normals, eye, eye])
     rhs = np.concatenate([np.zeros(normals.shape[0]), lo, hi])
@@ -287,12 +328,12 @@ def sup_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, *, tol: float = DIRECT
     M = rows[combos]  # (N, d, d)
     b = rhs[combos]
     sv = np.linalg.svd(M, compute_uv=False)
-    ok = sv[:, -1] > 1e-12 * sv[:, 0]
+    ok = sv[:, -1] > d * np.finfo(float).eps * sv[:, 0]
     X = np.linalg.solve(M[ok], b[ok][..., None])[..., 0]
     slack = 1e-12 * max(1.0, float(np.max(np.abs(np.concatenate([lo, hi])))))
     inside = np.all((X >= lo - slack) & (X <= hi + slack), axis=1)
     X = np.clip(X[inside], lo, hi)
-    vals = np.max(np.abs(net.realize(X)), axis=1)
+    vals = np.max(np.abs(_linear_values(net, X)), axis=1)
     j = int(np.argmax(vals))
     return SupNormResult(value=float(vals[j]), argmax=X[j], num_vertices=int(X.shape[0]))
 
@@ -300,7 +341,8 @@ def sup_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, *, tol: float = DIRECT
 def sup_distance_box(theta: ShallowNetwork, gamma: ShallowNetwork, low=-1.0, high=1.0,
                      **kw) -> SupNormResult:
     """Exact :math:`\\|R(\\Theta) - R(\\Gamma)\\|_{L^\\infty(B)}` (see :func:`sup_norm_box`)."""
-    return sup_norm_box(difference(_check(theta, "theta"), _check(gamma, "gamma")), low, high, **kw)
+    h = difference(check_network(theta, "theta"), check_network(gamma, "gamma"))
+    return sup_norm_box(h, low, high, **kw)
 
 
 def sobolev_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, **kw) -> float:
@@ -309,7 +351,7 @@ def sobolev_norm_box(net: ShallowNetwork, low=-1.0, high=1.0, **kw) -> float:
     The semi-norm part equals the global one when B contains a neighbourhood of 0; otherwise it is
     an upper bound (an error is raised to avoid silently reporting it).
     """
-    lo, hi = _box(low, high, _check(net).d)
+    lo, hi = _box(low, high, check_network(net).d)
     if not (np.all(lo < 0) and np.all(hi > 0)):
         raise InputError("sobolev_norm_box needs a box containing a neighbourhood of 0")
     return max(sup_norm_box(net, lo, hi, **kw).value, seminorm(net).value)

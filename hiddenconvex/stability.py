@@ -11,9 +11,10 @@ This module implements, for the biasless shallow space :math:`N_{(d,m,D)}`
 * the augmentation of Lemma A.6 / Corollary 1.4: any biased Θ ∈ P_(d,m,D) becomes Γ ∈ N*_(d+2,m+1,D)
   with :math:`R(\Gamma)(x, 1, -1) = R(\Theta)(x)` (SPEC §5.4 construction [R]);
 * the reparametrizations Φ of Theorem 3.1 (at Γ, D = 1, conditions C.1–C.3; bound
-  :math:`\beta + 2\varepsilon^{1/2}`) and Theorem 3.3 (uniform on N*, bound
-  :math:`4\varepsilon^{1/2}`),
-  returned with the bound checked (:class:`Reparametrization`);
+  :math:`\beta + 2\varepsilon^{1/2}`; the constructive proof of SPEC §5.5 or the best Φ with one
+  neuron per direction of g) and Theorem 3.3 (uniform on N*, bound :math:`4\varepsilon^{1/2}`;
+  the matching construction of SPEC §5.6 or the best Φ in N*), returned with the bound checked
+  (:class:`Reparametrization`);
 * the rescaling-orbit distance: the minimum of :math:`\|\Phi - \Gamma\|_\infty` over all
   permutations and positive per-neuron rescalings Φ of Θ, computed exactly (per-neuron 1-D
   minimization by breakpoints, then a bottleneck assignment), with a certificate of when that orbit
@@ -41,40 +42,31 @@ from .shallow import (
     ShallowNetwork,
     balance,
     balance_violation,
-    difference,
+    check_network,
+    check_same_architecture,
     direction_groups,
-    flip,
     hyperplane_groups,
-    is_balanced,
+    live_neurons,
     merge_redundant,
+    neuron_norms,
     normalized_directions,
     parameter_distance,
-    parameter_norm,
+    zero_dead,
     zero_sum_subsets,
 )
-from .sobolev import SeminormResult, seminorm, seminorm_distance, sup_distance_box, sup_norm_box
+from .sobolev import seminorm_distance
 
 __all__ = [
-    # re-exported objects
-    "ShallowNetwork", "BiasedShallowNetwork", "parameter_norm", "parameter_distance", "difference",
-    "balance", "is_balanced", "merge_redundant", "flip", "zero_sum_subsets", "seminorm",
-    "seminorm_distance", "sup_norm_box", "sup_distance_box", "SeminormResult",
-    # this module
     "positively_parallel_pairs", "opposite_pairs", "restricted_space_violations",
     "in_restricted_space", "in_star_space", "to_restricted", "augment", "lift_inputs",
-    "best_rescaling", "bottleneck_assignment", "OrbitDistance", "rescaling_orbit_distance",
-    "realizations_are_orbit", "StabilityConditions", "theorem_3_1_conditions",
-    "Reparametrization", "reparametrize_at", "reparametrize_uniform", "realization_radius",
+    "best_rescaling", "neuron_rescaling", "bottleneck_assignment", "OrbitDistance",
+    "rescaling_orbit_distance", "realizations_are_orbit", "StabilityConditions",
+    "theorem_3_1_conditions", "Reparametrization", "reparametrize_at", "reparametrize_uniform",
+    "realization_radius",
 ]
 
 _SLACK_REL = 1e-9
 _SLACK_ABS = 1e-12
-
-
-def _check(net, name: str) -> ShallowNetwork:
-    if not isinstance(net, ShallowNetwork):
-        raise InputError(f"{name} must be a ShallowNetwork, got {type(net).__name__}")
-    return net
 
 
 def _holds(distance: float, bound: float, *nets: ShallowNetwork) -> bool:
@@ -115,7 +107,7 @@ def restricted_space_violations(net: ShallowNetwork, *, star: bool = False,
     N' = balanced (‖c_i‖_∞ = ‖a_i‖_∞) and C.2 (no two nonzero directions positively parallel);
     N* = N' and :math:`(a_i)_{d-1} > 0`, :math:`(a_i)_d > 0` for ALL neurons (Def 3.2).
     """
-    _check(net, "net")
+    check_network(net, "net")
     out: list[str] = []
     bad = np.flatnonzero(balance_violation(net) > rtol)
     if bad.size:
@@ -362,10 +354,10 @@ def realizations_are_orbit(theta: ShallowNetwork, tol: float = DIRECTION_TOL) ->
     hyperplanes :math:`a_i^\\perp` are pairwise distinct, and no nonempty subset has :math:`\\sum_J
     c_i a_i^T = 0`.
     """
-    _check(theta, "theta")
+    check_network(theta, "theta")
     if theta.width == 0:
         return True
-    if np.any(np.max(np.abs(theta.A), axis=1) == 0) or np.any(np.max(np.abs(theta.C), axis=0) == 0):
+    if not np.all(live_neurons(theta)):
         return False
     normals, _, _ = hyperplane_groups(theta.A, tol)
     if normals.shape[0] != theta.width:
@@ -373,48 +365,51 @@ def realizations_are_orbit(theta: ShallowNetwork, tol: float = DIRECTION_TOL) ->
     return not zero_sum_subsets(theta)
 
 
-def _neuron_cost(a, c, a_ref, c_ref) -> tuple[float, float]:
-    """Best rescaling cost; dead neurons may be replaced by (a_ref, 0) or (0, c_ref)."""
+def neuron_rescaling(a, c, a_ref, c_ref) -> tuple[np.ndarray, np.ndarray, float]:
+    """The neuron computing the same function as (a, c) closest to (a_ref, c_ref) in
+    :math:`\\|\\cdot\\|_\\infty`, among the positive rescalings :math:`(ta, c/t)`, t > 0
+    (:func:`best_rescaling`), or, when (a, c) is dead (a = 0 or c = 0), among all dead neurons:
+    the cheaper of :math:`(0, c_{ref})` (cost :math:`\\|a_{ref}\\|_\\infty`) and
+    :math:`(a_{ref}, 0)` (cost :math:`\\|c_{ref}\\|_\\infty`).
+
+    Returns
+    -------
+    (a_new, c_new, cost) : arrays of shapes (d,), (D,) and the distance.
+    """
+    a, c, a_ref, c_ref = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, c, a_ref, c_ref))
     if not np.any(a != 0) or not np.any(c != 0):
-        return float("nan"), float(min(np.max(np.abs(a_ref)), np.max(np.abs(c_ref))))
-    return best_rescaling(a, c, a_ref, c_ref)
+        na, nc = float(np.max(np.abs(a_ref))), float(np.max(np.abs(c_ref)))
+        if na <= nc:
+            return np.zeros_like(a_ref), c_ref.copy(), na
+        return a_ref.copy(), np.zeros_like(c_ref), nc
+    t, _ = best_rescaling(a, c, a_ref, c_ref)
+    a_new, c_new = t * a, c / t
+    cost = max(float(np.max(np.abs(a_new - a_ref))), float(np.max(np.abs(c_new - c_ref))))
+    return a_new, c_new, cost
 
 
 def rescaling_orbit_distance(theta: ShallowNetwork, gamma: ShallowNetwork,
                              tol: float = DIRECTION_TOL) -> OrbitDistance:
     """Exact :math:`\\min \\|\\Phi - \\Gamma\\|_\\infty` over the rescaling orbit of Θ (see
-    :class:`OrbitDistance`): per (slot, neuron) the exact 1-D minimum of :func:`best_rescaling`,
+    :class:`OrbitDistance`): per (slot, neuron) the exact 1-D minimum of :func:`neuron_rescaling`,
     then :func:`bottleneck_assignment` (for a fixed permutation the rescalings are independent, so
     the min of the max is the max of the per-neuron minima).
     """
-    _check(theta, "theta")
-    _check(gamma, "gamma")
-    if theta.architecture != gamma.architecture:
-        raise InputError(f"theta and gamma need the same architecture (d, m, D): "
-                         f"{theta.architecture} vs {gamma.architecture}")
+    check_same_architecture(theta, gamma, ("theta", "gamma"))
     m = theta.width
-    cost = np.zeros((m, m))
-    tt = np.zeros((m, m))
-    for i in range(m):
-        for j in range(m):
-            tt[i, j], cost[i, j] = _neuron_cost(theta.A[j], theta.C[:, j], gamma.A[i],
-                                                gamma.C[:, i])
-    perm, value = bottleneck_assignment(cost)
+    best = [[neuron_rescaling(theta.A[j], theta.C[:, j], gamma.A[i], gamma.C[:, i])
+             for j in range(m)] for i in range(m)]
+    cost = np.array([[best[i][j][2] for j in range(m)] for i in range(m)]).reshape(m, m)
+    perm, _ = bottleneck_assignment(cost)
     A = np.zeros_like(gamma.A)
     C = np.zeros_like(gamma.C)
-    scales = np.array([tt[i, perm[i]] for i in range(m)])
+    live = live_neurons(theta)
+    scales = np.full(m, np.nan)
     for i in range(m):
         j = perm[i]
-        if np.isnan(scales[i]):  # dead: the cheaper of (a_ref, 0) and (0, c_ref)
-            if np.max(np.abs(gamma.A[i])) <= np.max(np.abs(gamma.C[:, i])):
-                C[:, i] = 0.0
-                A[i] = gamma.A[i]
-            else:
-                A[i] = 0.0
-                C[:, i] = gamma.C[:, i]
-        else:
-            A[i] = scales[i] * theta.A[j]
-            C[:, i] = theta.C[:, j] / scales[i]
+        A[i], C[:, i], _ = best[i][j]
+        if live[j]:
+            scales[i] = float(np.max(np.abs(A[i])) / np.max(np.abs(theta.A[j])))
     phi = ShallowNetwork(A, C)
     return OrbitDistance(value=parameter_distance(phi, gamma), phi=phi, perm=perm, scales=scales,
                          complete=realizations_are_orbit(theta, tol))
@@ -488,31 +483,23 @@ def _large(p: np.ndarray, eps: float) -> np.ndarray:
     return p > 2 * eps * (1 + _SLACK_REL) + _SLACK_ABS * max(1.0, float(np.max(p, initial=0.0)))
 
 
-def _dead_removed(theta: ShallowNetwork) -> ShallowNetwork:
-    A = theta.A.copy()
-    C = theta.C.copy()
-    dead = (np.max(np.abs(A), axis=1) == 0) | (np.max(np.abs(C), axis=0) == 0) \
-        if theta.width else np.zeros(0, bool)
-    A[dead] = 0.0
-    C[:, dead] = 0.0
-    return ShallowNetwork(A, C)
-
-
 def theorem_3_1_conditions(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float | None = None,
                            *, tol: float = DIRECTION_TOL,
                            epsilon: float | None = None) -> StabilityConditions:
     """Check C.1–C.3 of Theorem 3.1 for Γ and the given realization Θ of g (D = 1 or any D).
 
     Dead Θ neurons (a = 0 or c = 0) are ignored (removing them keeps R(Θ); C.3 asks for SOME Θ).
+    ``epsilon`` overrides the exact :math:`|R(\\Theta) - R(\\Gamma)|_{W^{1,\\infty}}` (when the
+    caller has it already).
     """
-    _check(gamma, "gamma")
-    theta = _dead_removed(_check(theta, "theta"))
-    eps = seminorm_distance(theta, gamma, tol=tol).value if epsilon is None else float(epsilon)
-    if gamma.width:
-        na = np.max(np.abs(gamma.A), axis=1)
-        nc = np.max(np.abs(gamma.C), axis=0)
-    else:
-        na = nc = np.zeros(0)
+    check_network(gamma, "gamma")
+    check_network(theta, "theta")
+    if gamma.d != theta.d or gamma.out_dim != theta.out_dim:
+        raise InputError(f"Gamma and Theta need the same input and output dimensions: (d, D) = "
+                         f"{(gamma.d, gamma.out_dim)} vs {(theta.d, theta.out_dim)}")
+    theta = zero_dead(theta)
+    eps = seminorm_distance(theta, gamma).value if epsilon is None else float(epsilon)
+    na, nc = neuron_norms(gamma)
     small = ~_large(nc * na, eps)
     beta_min = float(np.max(np.maximum(na, nc)[small], initial=0.0))
     if beta is not None:
@@ -597,42 +584,10 @@ def _balanced_neuron(ahat: np.ndarray, kappa: np.ndarray) -> tuple[np.ndarray, n
     return s * ahat, kappa / s
 
 
-def reparametrize_at(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float | None = None, *,
-                     tol: float = DIRECTION_TOL) -> Reparametrization:
-    """Theorem 3.1 (D = 1): Φ with R(Φ) = R(Θ) and :math:`\\|\\Phi-\\Gamma\\|_\\infty \\le
-    \\beta + 2\\varepsilon^{1/2}`, by the constructive proof of SPEC §5.5 [R].
-
-    Parameters
-    ----------
-    gamma : ShallowNetwork
-        Γ ∈ N_(d,m,1).
-    theta : ShallowNetwork
-        Any realization Θ of g (input dim d, output dim 1; at most m distinct directions).
-    beta : float, optional
-        β of C.1; default: the minimal value satisfying C.1.
-
-    Raises
-    ------
-    InputError
-        If C.1 (for the given β), C.2 or C.3 (for this Θ) fails, or g needs more than m directions.
-    """
-    _check(gamma, "gamma")
-    _check(theta, "theta")
-    if gamma.out_dim != 1 or theta.out_dim != 1:
-        raise InputError("Theorem 3.1 is stated for output dimension D = 1 "
-                         "(use reparametrize_uniform for D > 1 on N*)")
-    if gamma.d != theta.d:
-        raise InputError(f"networks have different input dimensions: {gamma.d} vs {theta.d}")
-    eps = seminorm_distance(theta, gamma, tol=tol).value
-    cond = theorem_3_1_conditions(gamma, theta, beta, tol=tol, epsilon=eps)
-    if not cond.satisfied:
-        raise InputError("; ".join(cond.failures()))
-    dirs, kap = _aggregate(theta, tol)
-    kap = kap[:, 0]
+def _proof_construction(gamma: ShallowNetwork, dirs: np.ndarray, kap: np.ndarray, eps: float,
+                        tol: float) -> ShallowNetwork:
+    """Φ of the constructive proof of Theorem 3.1 (SPEC §5.5), D = 1."""
     m = gamma.width
-    if dirs.shape[0] > m:
-        raise InputError(f"g = R(Theta) has {dirs.shape[0]} distinct directions, more than the "
-                         f"width m = {m} of Gamma")
     Ghat, na = normalized_directions(gamma.A)
     cg = gamma.C[0]
     large = _large(np.abs(cg) * na, eps)
@@ -647,15 +602,11 @@ def reparametrize_at(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float |
             continue
         i = hits[0]  # unique by C.2
         matched[i] = True
-        if large[i]:  # rescale the smaller factor
-            if na[i] >= abs(cg[i]):
-                A[i], c[i] = gamma.A[i], kap[h] / na[i]
-            else:
-                f = kap[h] / (cg[i] * na[i])
-                if f > 0:
-                    A[i], c[i] = f * gamma.A[i], cg[i]
-                else:  # cannot happen when the jump lemma holds; still a valid realization
-                    A[i], c[i] = gamma.A[i], kap[h] / na[i]
+        f = kap[h] / (cg[i] * na[i]) if cg[i] != 0 else 0.0
+        if large[i] and na[i] < abs(cg[i]) and f > 0:  # rescale the smaller factor: a
+            A[i], c[i] = f * gamma.A[i], cg[i]
+        elif large[i]:  # rescale the smaller factor: c (f > 0 by the jump lemma)
+            A[i], c[i] = gamma.A[i], kap[h] / na[i]
         else:
             a_new, c_new = _balanced_neuron(dirs[h], kap[[h]])
             A[i], c[i] = a_new, c_new[0]
@@ -663,59 +614,119 @@ def reparametrize_at(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float |
         raise SolverError("a Gamma neuron with |c| ||a|| > 2 eps has no matching direction in "
                           "Theta (violates the jump lemma; check the semi-norm)")
     free = np.flatnonzero(~matched)
-    if len(unmatched_H) > free.size:
-        raise InputError("more new directions in Theta than free neurons in Gamma")
-    if free.size:
-        # rows: new directions, then "leave empty"; columns: free slots
-        cand = [_balanced_neuron(dirs[h], kap[[h]]) for h in unmatched_H]
-        cost = np.empty((free.size, free.size))
-        for r in range(free.size):
-            for s, i in enumerate(free):
-                if r < len(cand):
-                    cost[r, s] = max(np.max(np.abs(cand[r][0] - gamma.A[i])),
-                                     abs(cand[r][1][0] - cg[i]))
-                else:
-                    cost[r, s] = max(np.max(np.abs(gamma.A[i])), abs(cg[i]))
-        perm, _ = bottleneck_assignment(cost)
-        for r in range(len(cand)):
-            i = free[perm[r]]
-            A[i], c[i] = cand[r][0], cand[r][1][0]
-    phi = ShallowNetwork(A, c)
+    # free slots are set to 0 (error <= beta by C.1); the new directions go, balanced, into the
+    # free slots by a bottleneck assignment (rows: new directions, then "leave at 0")
+    cand = [_balanced_neuron(dirs[h], kap[[h]]) for h in unmatched_H]
+    cost = np.empty((free.size, free.size))
+    for r in range(free.size):
+        for s, i in enumerate(free):
+            a_r, c_r = cand[r] if r < len(cand) else (np.zeros(gamma.d), np.zeros(1))
+            cost[r, s] = max(np.max(np.abs(a_r - gamma.A[i])), abs(c_r[0] - cg[i]))
+    perm, _ = bottleneck_assignment(cost)
+    for r in range(len(cand)):
+        i = free[perm[r]]
+        A[i], c[i] = cand[r][0], cand[r][1][0]
+    return ShallowNetwork(A, c)
+
+
+def reparametrize_at(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float | None = None, *,
+                     method: str = "optimal", tol: float = DIRECTION_TOL) -> Reparametrization:
+    """Theorem 3.1 (D = 1): Φ with R(Φ) = R(Θ) and :math:`\\|\\Phi-\\Gamma\\|_\\infty \\le
+    \\beta + 2\\varepsilon^{1/2}`.
+
+    Parameters
+    ----------
+    gamma : ShallowNetwork
+        Γ ∈ N_(d,m,1).
+    theta : ShallowNetwork
+        Any realization Θ of g (input dim d, output dim 1, any width; at most m distinct
+        directions with nonzero aggregated output weight).
+    beta : float, optional
+        β of C.1; default: the minimal value satisfying C.1.
+    method : {"optimal", "proof"}
+        "proof": the constructive proof of SPEC §5.5 [R]. "optimal": the exact minimum of
+        :math:`\\|\\Phi-\\Gamma\\|_\\infty` over all Φ with one neuron per direction of g
+        carrying its full weight :math:`\\kappa_H` (any permutation and positive rescaling, the
+        other slots any dead neuron), :func:`rescaling_orbit_distance`; the proof's Φ is one of
+        them, so "optimal" is never worse.
+
+    Raises
+    ------
+    InputError
+        If C.1 (for the given β), C.2 or C.3 (for this Θ) fails, or g needs more than m directions.
+    """
+    check_network(gamma, "gamma")
+    check_network(theta, "theta")
+    if gamma.out_dim != 1 or theta.out_dim != 1:
+        raise InputError("Theorem 3.1 is stated for output dimension D = 1 "
+                         "(use reparametrize_uniform for D > 1 on N*)")
+    if gamma.d != theta.d:
+        raise InputError(f"networks have different input dimensions: {gamma.d} vs {theta.d}")
+    if method not in ("optimal", "proof"):
+        raise InputError(f"method must be 'optimal' or 'proof', got {method!r}")
+    eps = seminorm_distance(theta, gamma).value
+    cond = theorem_3_1_conditions(gamma, theta, beta, tol=tol, epsilon=eps)
+    if not cond.satisfied:
+        raise InputError("; ".join(cond.failures()))
+    dirs, kap = _aggregate(theta, tol)
+    m = gamma.width
+    if dirs.shape[0] > m:
+        raise InputError(f"g = R(Theta) has {dirs.shape[0]} distinct directions, more than the "
+                         f"width m = {m} of Gamma")
+    if method == "proof":
+        phi = _proof_construction(gamma, dirs, kap[:, 0], eps, tol)
+    else:
+        neurons = [_balanced_neuron(dirs[h], kap[h]) for h in range(dirs.shape[0])]
+        agg = ShallowNetwork.from_neurons(neurons + [(np.zeros(gamma.d), 0.0)] * (m - len(neurons)),
+                                          d=gamma.d, out_dim=1)
+        phi = rescaling_orbit_distance(agg, gamma, tol).phi
     dist = parameter_distance(phi, gamma)
     bound = cond.beta + 2 * math.sqrt(eps)
     return Reparametrization(
         theorem="3.1", phi=phi, gamma=gamma, target=theta, epsilon=eps, distance=dist, bound=bound,
         holds=_holds(dist, bound, gamma, theta),
-        residual=seminorm_distance(phi, theta, tol=tol).value, beta=cond.beta,
-        method="constructive proof (SPEC 5.5)")
+        residual=seminorm_distance(phi, theta).value, beta=cond.beta, method=method)
 
 
 # ----------------------------------------------------------------------------- Theorem 3.3
 def reparametrize_uniform(gamma: ShallowNetwork, theta: ShallowNetwork, *, method: str = "optimal",
                           tol: float = DIRECTION_TOL) -> Reparametrization:
-    """Theorem 3.3: for Γ, Θ ∈ N*_(d,m,D), Φ ∈ N* with R(Φ) = R(Θ) and
+    """Theorem 3.3: for Γ ∈ N*_(d,m,D) and g = R(Θ) ∈ R(N*_(d,m,D)), Φ ∈ N* with R(Φ) = g and
     :math:`\\|\\Phi - \\Gamma\\|_\\infty \\le 4\\varepsilon^{1/2}` (SPEC §5.6).
 
-    The balanced N*-representation of R(Θ) is unique up to permutation, so Φ is a permutation of Θ.
+    The balanced N*-representation of g is unique up to permutation, so Φ is a permutation of it.
+    If Θ itself is not in N*, its merged and balanced form (:func:`to_restricted`) is used when
+    that lies in N*.
 
     Parameters
     ----------
+    gamma : ShallowNetwork
+        Γ ∈ N*_(d,m,D).
+    theta : ShallowNetwork
+        Θ ∈ N_(d,m,D) with R(Θ) ∈ R(N*).
     method : {"optimal", "matching"}
         "matching": the construction of SPEC §5.6 (Γ neurons paired with the Θ neuron of the same
         direction, the rest by bottleneck assignment); "optimal": bottleneck assignment over all
-        permutations — the best Φ in N* (never worse than "matching").
+        permutations — the best Φ in N* realizing g (never worse than "matching").
+
+    Raises
+    ------
+    InputError
+        Different architectures, Γ not in N*, or no N* representation of R(Θ) found.
     """
-    _check(gamma, "gamma")
-    _check(theta, "theta")
-    if gamma.architecture != theta.architecture:
-        raise InputError(f"Gamma and Theta need the same architecture (d, m, D): "
-                         f"{gamma.architecture} vs {theta.architecture}")
-    for name, net in (("Gamma", gamma), ("Theta", theta)):
-        bad = restricted_space_violations(net, star=True, tol=tol)
-        if bad:
-            raise InputError(f"{name} is not in N*: {'; '.join(bad)}")
+    check_same_architecture(gamma, theta, ("Gamma", "Theta"))
     if method not in ("optimal", "matching"):
         raise InputError(f"method must be 'optimal' or 'matching', got {method!r}")
+    bad = restricted_space_violations(gamma, star=True, tol=tol)
+    if bad:
+        raise InputError(f"Gamma is not in N*: {'; '.join(bad)}")
+    target = theta
+    bad = restricted_space_violations(theta, star=True, tol=tol)
+    if bad:
+        theta = to_restricted(theta, tol)
+        if restricted_space_violations(theta, star=True, tol=tol):
+            raise InputError(f"Theta is not in N* ({'; '.join(bad)}) and neither is its merged "
+                             "and balanced form: R(Theta) is not shown to lie in R(N*)")
     m = gamma.width
     cost = np.array([[max(np.max(np.abs(theta.A[j] - gamma.A[i])),
                           np.max(np.abs(theta.C[:, j] - gamma.C[:, i])))
@@ -737,13 +748,13 @@ def reparametrize_uniform(gamma: ShallowNetwork, theta: ShallowNetwork, *, metho
         sub, _ = bottleneck_assignment(cost[np.ix_(rows, cols)])
         perm[rows] = cols[sub]
     phi = theta.permute(perm)
-    eps = seminorm_distance(theta, gamma, tol=tol).value
+    eps = seminorm_distance(target, gamma).value
     dist = parameter_distance(phi, gamma)
     bound = 4 * math.sqrt(eps)
     return Reparametrization(
-        theorem="3.3", phi=phi, gamma=gamma, target=theta, epsilon=eps, distance=dist, bound=bound,
-        holds=_holds(dist, bound, gamma, theta),
-        residual=seminorm_distance(phi, theta, tol=tol).value,
+        theorem="3.3", phi=phi, gamma=gamma, target=target, epsilon=eps, distance=dist, bound=bound,
+        holds=_holds(dist, bound, gamma, target),
+        residual=seminorm_distance(phi, target).value,
         sharp_bound=2 * math.sqrt(2) * math.sqrt(eps), method=method)
 
 

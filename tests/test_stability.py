@@ -15,10 +15,12 @@ from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from oracles import brute_chambers
 from scipy.optimize import linprog
 
-from hiddenconvex import InputError
+from hiddenconvex import InputError, SolverError
 from hiddenconvex.cli import main as cli_main
 from hiddenconvex.pathologies import (
     evaluate_pathology,
@@ -41,7 +43,13 @@ from hiddenconvex.shallow import (
     parameter_distance,
     zero_sum_subsets,
 )
-from hiddenconvex.sobolev import jacobians, seminorm, seminorm_distance, sup_norm_box
+from hiddenconvex.sobolev import (
+    jacobians,
+    seminorm,
+    seminorm_distance,
+    sup_distance_box,
+    sup_norm_box,
+)
 from hiddenconvex.stability import (
     augment,
     best_rescaling,
@@ -202,6 +210,32 @@ def test_bad_input_errors():
         realization_radius(-1.0)
     with pytest.raises(InputError, match="square"):
         bottleneck_assignment(np.ones((2, 3)))
+    # networks with different input dimensions, everywhere two networks meet
+    g2 = ShallowNetwork(np.ones((2, 2)), np.ones(2))
+    g3 = ShallowNetwork(np.ones((2, 3)), np.ones(2))
+    with pytest.raises(InputError, match="input and output dimensions"):
+        theorem_3_1_conditions(g2, g3, epsilon=0.1)
+    with pytest.raises(InputError, match="input dimensions"):
+        reparametrize_at(g2, g3)
+    with pytest.raises(InputError, match="architecture"):
+        reparametrize_uniform(g2, g3)
+    with pytest.raises(InputError, match="architecture"):
+        rescaling_orbit_distance(g2, g3)
+    with pytest.raises(InputError, match="input dimensions"):
+        sup_distance_box(g3, g2)
+    # mismatched shapes and wrong types
+    with pytest.raises(InputError, match="at least one row"):
+        ShallowNetwork(np.ones((2, 2)), np.ones((0, 2)))
+    with pytest.raises(InputError, match="ShallowNetwork"):
+        seminorm(np.ones((2, 2)))
+    with pytest.raises(InputError, match="shapes"):
+        best_rescaling([1.0, 0.0], [1.0], [1.0], [1.0])
+    with pytest.raises(InputError, match="b2"):
+        BiasedShallowNetwork(np.ones((2, 2)), np.ones(2), np.ones((2, 2)), [0.0])
+    with pytest.raises(InputError):
+        lift_inputs(np.ones((2, 2, 2)))
+    with pytest.raises(InputError, match="permutation"):
+        a.permute([0, 0])
 
 
 # --------------------------------------------------------------------------- semi-norm
@@ -263,7 +297,7 @@ def test_seminorm_handles_parallel_antiparallel_and_zero_neurons():
     net = ShallowNetwork(np.vstack([a, 2 * a, -a, np.zeros(3)]), [1.0, 1.0, 3.0, 5.0])
     # gradient 3a on <a,x> > 0 side, -3a on the other: semi-norm 3*2 = 6
     assert seminorm(net).value == pytest.approx(6.0, rel=1e-14)
-    assert seminorm(net).num_hyperplanes == 1 and seminorm(net).num_chambers == 2
+    assert seminorm(net).num_chambers == 2  # one hyperplane: parallel and antiparallel rows merged
     assert ref_seminorm(net) == pytest.approx(6.0, rel=1e-14)
     # a network minus a rescaled, permuted copy of itself: exactly zero up to rounding
     rng = np.random.default_rng(5)
@@ -305,6 +339,21 @@ def test_sup_norm_box_matches_lp_and_grid(d):
     val = sup_norm_box(net, lo, hi).value
     assert val >= np.max(np.abs(net.realize(g))) * (1 - 1e-12)
     assert val <= np.max(np.abs(net.realize(g))) + 3 * seminorm(net).value * 2.5 / 300
+
+
+@pytest.mark.parametrize("delta", [1e-5, 1e-9])
+def test_sup_norm_box_at_a_vertex_of_nearly_parallel_hyperplanes(delta):
+    # h = ρ(x_3) − ½ρ(x_1) − ½ρ(−x_1 − δx_2) − (δ/4)ρ(x_2 + x_3): on the face x_3 = 1, h = 1 − δ/4
+    # at (0, 0, 1) and strictly less elsewhere (the two middle terms vanish only on the wedge
+    # −δx_2 ≤ x_1 ≤ 0, along which the last term decreases; off it they cost more than δ/4 per
+    # unit of x_2); |h| ≤ (1 + δ)/2 + δ/2 where x_3 ≤ 0. The maximizing vertex lies only on the two
+    # nearly parallel hyperplanes and the face: an ill-conditioned 3×3 system (condition ~ 2/δ).
+    net = ShallowNetwork([[0, 0, 1], [1, 0, 0], [-1, -delta, 0], [0, 1, 1]],
+                         [1.0, -0.5, -0.5, -delta / 4])
+    res = sup_norm_box(net)
+    assert res.value == pytest.approx(1 - delta / 4, rel=1e-14)
+    np.testing.assert_allclose(res.argmax, [0.0, 0.0, 1.0], atol=1e-12)
+    assert lp_sup_box(net) == pytest.approx(1 - delta / 4, rel=1e-9)
 
 
 # ------------------------------------------------------------------ balancing, merging, N', N*
@@ -498,10 +547,48 @@ def test_example_2_1_ratio_diverges_and_thin_chambers():
     for alpha in (0.1, 0.5, 1.0, 2.0):
         ratios = [r.parameter_distance / r.sup_distance**alpha for r in rs]
         assert all(b > a for a, b in zip(ratios, ratios[1:], strict=False))
-    # k = 1000: the chambers between x_1 = 0 and k x_1 = x_2/k^2 are 1e-9 thin; still exact
-    g = example_2_1(1000).target
-    assert seminorm(g).value == pytest.approx(1e6, rel=1e-12)
-    assert sup_norm_box(g).value == pytest.approx(1e-3, rel=1e-6)
+    # the chambers between x_1 = 0 and k x_1 = x_2/k^2 have angle 1/k^3 and carry the gradient
+    # entries ±k^2: 1e-9 thin for k = 1e3, 1e-12 for k = 1e4 (a tolerance-based merge of "almost
+    # equal" hyperplanes loses them and reports 1/k instead of k^2)
+    for k in (1e3, 3e3, 1e4):
+        g = example_2_1(k).target
+        assert seminorm(g).value == pytest.approx(k**2, rel=1e-12)
+        assert seminorm(g).num_chambers == 4
+        assert sup_norm_box(g).value == pytest.approx(1 / k, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_seminorm_never_silently_wrong_below_rounding_level():
+    # k = 1e5: the two hyperplanes differ by 1e-15 in angle, below what double precision can
+    # separate reliably; the answer must be the exact k^2 or a SolverError, never 1/k or 0
+    g = example_2_1(1e5).target
+    try:
+        val = seminorm(g).value
+    except SolverError:
+        return
+    assert val == pytest.approx(1e10, rel=1e-9)
+
+
+class _FakePatterns:
+    def __init__(self, D, W):
+        self.D, self.witnesses = np.asarray(D, bool), np.asarray(W, float)
+
+
+def test_seminorm_verifies_the_chamber_list():
+    net = ShallowNetwork([[1.0, 0.0], [0.0, 1.0]], [1.0, -2.0])
+    good = brute_chambers(net.A)
+    assert seminorm(net, chambers=brute_chambers).value == pytest.approx(2.0, rel=1e-14)
+    assert seminorm(net, chambers=lambda A: good).method == "callable"
+    bad_lists = [
+        _FakePatterns(good.D[:, :3], good.witnesses[:3]),  # a chamber missing
+        _FakePatterns(np.column_stack([good.D, good.D[:, :1]]),  # a chamber twice
+                      np.vstack([good.witnesses, good.witnesses[:1]])),
+        _FakePatterns(good.D, good.witnesses[::-1]),  # witnesses in the wrong chambers
+        _FakePatterns(good.D, np.full_like(good.witnesses, np.nan)),
+    ]
+    for bad in bad_lists:
+        with pytest.raises(SolverError):
+            seminorm(net, chambers=lambda A, bad=bad: bad)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 50])
@@ -545,6 +632,10 @@ def test_example_2_4_o28(k):
     # every realization needs a neuron (±t, 0); every Γ first-layer vector has |2nd coord| ≥ 1/2
     assert res.parameter_lower_bound == pytest.approx(0.5, rel=1e-14)
     assert res.parameter_distance == pytest.approx(0.5, rel=1e-12)  # attained: C = 1/2 exactly
+    assert res.parameter_distance_is_minimum
+    diff = np.concatenate([(res.best_phi.A - p.gamma.A).ravel(),
+                           (res.best_phi.C - p.gamma.C).ravel()])
+    assert np.max(np.abs(diff)) == pytest.approx(0.5, rel=1e-12)
     assert res.best_residual < 1e-13
     np.testing.assert_allclose(res.best_phi.realize(X)[:, 0], np.maximum(X[:, 0], 0) / k,
                                atol=1e-12)
@@ -582,23 +673,66 @@ def test_orbit_distance_is_consistent():
         assert seminorm_distance(o.phi, T).value < 1e-12
 
 
-def test_cli_examples_json():
+def test_orbit_distance_dead_neurons():
+    # a dead Θ neuron may become ANY dead neuron: (0, c_ref) costs ||a_ref||, (a_ref, 0) costs
+    # ||c_ref||; the cheaper one must be used (here 0.1, not 5)
+    G = ShallowNetwork([[0.1, -0.05], [1.0, 0.0]], [5.0, 1.0])
+    T = ShallowNetwork([[0.0, 0.0], [2.0, 0.0]], [3.0, 0.5])  # neuron 0 dead, neuron 1 = ρ(x_1)
+    o = rescaling_orbit_distance(T, G)
+    assert o.value == pytest.approx(0.1, rel=1e-14)  # slot 0: (0, 5); slot 1: (1, 0)·1 exactly
+    np.testing.assert_array_equal(o.phi.A[0], 0.0)
+    assert o.phi.C[0, 0] == 5.0
+    assert parameter_distance(o.phi, G) == pytest.approx(0.1, rel=1e-14)
+    assert not o.complete  # a dead neuron: other realizations exist (e.g. split ρ(x_1))
+    X = np.random.default_rng(14).normal(size=(50, 2))
+    np.testing.assert_allclose(o.phi.realize(X), T.realize(X), atol=1e-14)
+
+
+def _cli(args):
     buf = io.StringIO()
     with redirect_stdout(buf):
-        rc = cli_main(["stability", "examples", "--k", "1", "2", "--json"])
+        rc = cli_main(args)
+    return rc, buf.getvalue()
+
+
+def test_cli_examples_json():
+    rc, out = _cli(["stability", "examples", "--k", "1", "2", "3", "--json"])
     assert rc == 0
-    recs = json.loads(buf.getvalue())
-    assert isinstance(recs, list) and len(recs) == 10
-    by = {(r["example"], r["k"]): r for r in recs}
-    assert by[("2.1", 2)]["sup_distance"] == pytest.approx(0.5)
-    assert by[("2.1", 2)]["realization_distance"] == pytest.approx(4.0)
-    assert by[("2.5", 2)]["parameter_distance"] == pytest.approx(2 * SQ2)
-    assert by[("2.5", 2)]["realization_distance"] == pytest.approx(3.0)
+    recs = json.loads(out)
+    assert isinstance(recs, list) and len(recs) == 15
+    assert [(r["example"], r["k"]) for r in recs] == \
+        [(e, k) for e in ("2.1", "2.2", "2.3", "2.4", "2.5") for k in (1, 2, 3)]
     for r in recs:
-        keys = {"example", "k", "realization_distance", "parameter_distance", "sup_distance"}
-        assert keys <= set(r)
-    with redirect_stdout(io.StringIO()):
-        assert cli_main(["stability", "examples", "--k", "-1"]) == 2
+        k = r["k"]
+        assert isinstance(k, int) and isinstance(r["example"], str)
+        want = {  # SPEC §5.7 closed forms: (realization distance, best parameter distance)
+            "2.1": (k**2, k), "2.2": (1 / k, 1.0), "2.3": (1 / k, 1.0), "2.4": (1 / k, 0.5),
+            "2.5": (3.0, SQ2 * k),
+        }[r["example"]]
+        assert r["realization_distance"] == pytest.approx(want[0], rel=1e-12)
+        assert r["parameter_distance"] == pytest.approx(want[1], rel=1e-12)
+        assert r["parameter_distance"] <= r["parameter_distance_canonical"] + 1e-15
+        assert r["parameter_distance_is_minimum"] is True
+        assert r["parameter_distance"] >= r["parameter_lower_bound"] * (1 - 1e-12)
+    by = {(r["example"], r["k"]): r for r in recs}
+    for k in (1, 2, 3):
+        assert by[("2.1", k)]["sup_distance"] == pytest.approx(1 / k, rel=1e-12)
+        assert by[("2.1", k)]["parameter_distance_canonical"] == pytest.approx(k, rel=1e-14)
+        assert by[("2.5", k)]["parameter_distance_canonical"] == pytest.approx(2 * SQ2 * k)
+    # subset, r of Example 2.2 (distance max(r, 1/sqrt(k))), plain table
+    rc, out = _cli(["stability", "examples", "--examples", "2.2", "--k", "4", "--r", "0.3",
+                    "--json"])
+    (rec,) = json.loads(out)
+    assert rc == 0 and rec["parameter_distance"] == pytest.approx(0.5, rel=1e-12)
+    rc, out = _cli(["stability", "examples", "--examples", "2.5", "--k", "2"])
+    assert rc == 0 and "2.5" in out and len(out.strip().splitlines()) == 2
+    for bad in (["--k", "-1"], ["--k", "0"], ["--examples", "2.9"]):
+        rc, _ = _cli(["stability", "examples", *bad])
+        assert rc == 2
+    from hiddenconvex.cli.stability import EXAMPLE_NAMES
+    from hiddenconvex.pathologies import EXAMPLES
+
+    assert EXAMPLE_NAMES == tuple(EXAMPLES)
 
 
 # ----------------------------------------------------------------- Prop 1.2 radius (O34)
@@ -674,6 +808,77 @@ def test_theorem_3_3_property_o30_many():
     assert run_o30(400, seed=21) <= 2 * SQ2 + 1e-9
 
 
+_coord = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
+_pos = st.floats(0.1, 3.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def star_pairs(draw):
+    """Γ, Θ ∈ N* (before balancing): Θ's neurons share Γ's directions with a perturbed weight,
+    or are new; then Θ is permuted."""
+    d, m, D = draw(st.integers(2, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 2))
+
+    def direction():
+        return np.array([draw(_coord) for _ in range(d - 2)] + [draw(_pos), draw(_pos)])
+
+    def weight(lo):
+        c = np.array([draw(_coord) for _ in range(D)])
+        assume(np.max(np.abs(c)) >= lo)
+        return c
+
+    gamma = [(direction(), weight(0.1)) for _ in range(m)]
+    theta = []
+    for a, c in gamma:
+        if draw(st.booleans()):
+            scale = draw(st.floats(0.2, 5.0))
+            theta.append((scale * a, (c + draw(st.floats(-0.3, 0.3))) / scale))
+        else:
+            theta.append((direction(), weight(1e-3) * draw(st.sampled_from([1e-2, 1.0]))))
+    perm = draw(st.permutations(range(m)))
+    G = balance(ShallowNetwork.from_neurons(gamma))
+    T = balance(ShallowNetwork.from_neurons([theta[i] for i in perm]))
+    assume(in_star_space(G) and in_star_space(T))
+    return G, T
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(star_pairs())
+def test_theorem_3_3_hypothesis(pair):
+    gamma, theta = pair
+    X = np.random.default_rng(0).normal(size=(100, gamma.d))
+    h = difference(theta, gamma)
+    # ε by brute-force chambers when small (2^(2m) LPs), else bracketed below by sampling
+    eps_ref = ref_seminorm(h) if gamma.width <= 3 else None
+    for method in ("optimal", "matching"):
+        rep = reparametrize_uniform(gamma, theta, method=method)
+        np.testing.assert_allclose(rep.phi.realize(X), theta.realize(X), atol=1e-12)
+        assert seminorm_distance(rep.phi, theta).value <= 1e-12 * max(1.0, theta.norm() ** 2)
+        check_star(rep.phi)
+        if eps_ref is not None:
+            assert rep.epsilon == pytest.approx(eps_ref, rel=1e-10, abs=1e-14)
+        assert rep.epsilon >= sampled_seminorm(h, n=2000) * (1 - 1e-12)
+        dist = max(np.max(np.abs(rep.phi.A - gamma.A)), np.max(np.abs(rep.phi.C - gamma.C)))
+        assert dist <= 2 * SQ2 * math.sqrt(rep.epsilon) * (1 + 1e-9) + 1e-12  # ≤ 4ε^{1/2} (39)
+
+
+def test_theorem_3_3_theta_outside_n_star():
+    # Θ unbalanced and permuted, R(Θ) ∈ R(N*): its balanced form is used, Φ ∈ N*, R(Φ) = R(Θ)
+    rng = np.random.default_rng(23)
+    gamma, theta = make_pair_star(rng, 3, 3, 2)
+    t = np.array([0.1, 7.0, 2.0])
+    skew = ShallowNetwork(theta.A * t[:, None], theta.C / t[None, :])
+    assert not in_star_space(skew)
+    rep = reparametrize_uniform(gamma, skew)
+    check_star(rep.phi)
+    assert rep.residual < 1e-12 and rep.holds
+    assert rep.distance == pytest.approx(reparametrize_uniform(gamma, theta).distance, abs=1e-14)
+    # a neuron with negative last coordinates, not repairable by merging and balancing: refused
+    bad = ShallowNetwork(theta.A * np.array([[1.0], [1.0], [-1.0]]), theta.C)
+    with pytest.raises(InputError, match="Theta is not in N"):
+        reparametrize_uniform(gamma, bad)
+
+
 def test_theorem_3_3_identical_and_errors():
     rng = np.random.default_rng(22)
     g = random_star(rng, 3, 3, 2)
@@ -738,13 +943,19 @@ def run_o31(n_trials, seed):
         beta_ref = max([max(abs(gamma.C[0, i]), np.max(np.abs(gamma.A[i])))
                         for i in np.flatnonzero(small)], default=0.0)
         assert cond.beta_min == pytest.approx(beta_ref, rel=1e-12, abs=1e-15)
-        rep = reparametrize_at(gamma, theta)
         X = rng.normal(size=(200, d))
-        np.testing.assert_allclose(rep.phi.realize(X), theta.realize(X), atol=1e-11)
-        assert rep.residual < 1e-11 and seminorm_distance(rep.phi, theta).value < 1e-11
-        assert rep.phi.architecture == gamma.architecture
-        dist = parameter_distance(rep.phi, gamma)
-        assert rep.holds and dist <= beta_ref + 2 * math.sqrt(eps) + 1e-12
+        dists = {}
+        for method in ("proof", "optimal"):
+            rep = reparametrize_at(gamma, theta, method=method)
+            np.testing.assert_allclose(rep.phi.realize(X), theta.realize(X), atol=1e-11)
+            assert rep.residual < 1e-11 and seminorm_distance(rep.phi, theta).value < 1e-11
+            assert rep.phi.architecture == gamma.architecture
+            dist = np.max(np.abs(np.concatenate([(rep.phi.A - gamma.A).ravel(),
+                                                 (rep.phi.C - gamma.C).ravel()])))
+            assert rep.distance == pytest.approx(dist, abs=1e-15)
+            assert rep.holds and dist <= beta_ref + 2 * math.sqrt(eps) + 1e-12
+            dists[method] = dist
+        assert dists["optimal"] <= dists["proof"] + 1e-12  # the proof's Φ is a candidate
         if trial % 7 == 0:
             assert eps == pytest.approx(ref_seminorm(difference(theta, gamma)), rel=1e-10,
                                         abs=1e-14)
@@ -761,6 +972,27 @@ def test_theorem_3_1_property_o31():
 @pytest.mark.slow
 def test_theorem_3_1_property_o31_many():
     run_o31(400, seed=31)
+
+
+@pytest.mark.parametrize("a,c", [(0.01, 10.0), (10.0, 0.01)])
+def test_theorem_3_1_rescales_the_smaller_factor(a, c):
+    # one shared direction, κ_Γ = a·c = 0.1, κ_Θ = κ_Γ + Δ, Δ = 0.01: ε = Δ (gradient Δ·e_1),
+    # |c|·||a|| = 0.1 > 2ε (no C.1 neuron, β = 0). The proof rescales the SMALLER factor by
+    # κ_Θ/κ_Γ, an error Δ / max(|a|, |c|) = 0.001; rescaling the larger one would cost Δ/min = 1
+    # > the bound 2ε^{1/2} = 0.2.
+    delta = 0.01
+    gamma = ShallowNetwork([[a, 0.0]], [c])
+    theta = ShallowNetwork([[1.0, 0.0]], [a * c + delta])
+    rep = reparametrize_at(gamma, theta, method="proof")
+    assert rep.epsilon == pytest.approx(delta, rel=1e-12)
+    assert rep.beta == 0.0
+    assert rep.bound == pytest.approx(2 * math.sqrt(delta), rel=1e-12)
+    assert rep.distance == pytest.approx(delta / max(a, c), rel=1e-9)
+    assert rep.holds and rep.residual < 1e-15
+    opt = reparametrize_at(gamma, theta, method="optimal")
+    assert opt.distance <= rep.distance and opt.residual < 1e-15
+    with pytest.raises(InputError, match="method"):
+        reparametrize_at(gamma, theta, method="nope")
 
 
 def test_theorem_3_1_remark_balanced_beta():
