@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from .errors import check_matrix
-from .patterns import DEFAULT_MAX_EXACT, Patterns, _validate_args, enumerate_patterns
+from .patterns import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_N_SAMPLES,
+    Patterns,
+    _mm,
+    _validate_args,
+    enumerate_patterns,
+)
 
 __all__ = [
     "CACHE_ENV",
@@ -39,7 +46,7 @@ __all__ = [
 ]
 
 CACHE_ENV = "HIDDENCONVEX_CACHE_DIR"
-_FORMAT = 1
+_FORMAT = 2  # 2: patterns stored pattern-major (``Dt_packed``, bits of each D[:, k])
 
 
 def default_cache_dir() -> Path:
@@ -58,7 +65,8 @@ def _params(method: str, n_samples, seed, pattern_set: str, max_exact: int) -> d
         "method": method,
         "pattern_set": pattern_set,
         "max_exact": int(max_exact) if method == "auto" else None,
-        "n_samples": (None if n_samples is None else int(n_samples)) if sampling else None,
+        "n_samples": int(DEFAULT_N_SAMPLES if n_samples is None else n_samples) if sampling
+        else None,
         "seed": int(seed) if sampling else None,
     }
 
@@ -90,7 +98,7 @@ def save_patterns(key: str, patterns: Patterns, cache_dir=None) -> Path:
         "format": np.array(_FORMAT),
         "key": np.array(key),
         "n": np.array(patterns.n),
-        "D_packed": np.packbits(patterns.D, axis=0),
+        "Dt_packed": np.packbits(patterns.D.T, axis=1),
         "witnesses": patterns.witnesses,
         "method": np.array(patterns.method),
         "complete": np.array(bool(patterns.complete)),
@@ -131,9 +139,12 @@ def load_patterns(key: str, X=None, cache_dir=None) -> Patterns | None:
             if int(z["format"]) != _FORMAT or str(z["key"]) != key:
                 return None
             n = int(z["n"])
-            D = np.unpackbits(z["D_packed"], axis=0, count=n).astype(bool)
+            bits = np.unpackbits(z["Dt_packed"], axis=1, count=n)  # (p, n) 0/1, fresh array
+            W = np.asarray(z["witnesses"], dtype=np.float64)
+            bits.setflags(write=False)  # private fresh arrays: Patterns need not copy them
+            W.setflags(write=False)
             ns, sd = int(z["n_samples"]), int(z["seed"])
-            P = Patterns(D=D, witnesses=np.array(z["witnesses"], dtype=np.float64),
+            P = Patterns(D=bits.view(bool).T, witnesses=W,
                          method=str(z["method"]), complete=bool(z["complete"]),
                          rank=int(z["rank"]), pattern_set=str(z["pattern_set"]),
                          n_samples=None if ns < 0 else ns, seed=None if sd < 0 else sd)
@@ -151,19 +162,22 @@ def _consistent(X: np.ndarray, P: Patterns) -> bool:
     """Shapes match and every witness generates its pattern."""
     if P.n != X.shape[0] or P.d != X.shape[1] or not np.all(np.isfinite(P.witnesses)):
         return False
-    rn = np.linalg.norm(X, axis=1)
-    nz = rn > 0
-    step = max(1, (1 << 20) // max(X.shape[0], 1))
+    nz = np.any(X != 0, axis=1)
+    if not np.all(P.D[~nz]):
+        return False
+    Xn = X[nz] / np.linalg.norm(X[nz], axis=1, keepdims=True)
+    Dt = P.D.T  # (p, n), contiguous for the patterns built here
+    step = max(1, (1 << 18) // max(Xn.size, 1))
     for c0 in range(0, P.p, step):
         Wc = P.witnesses[c0:c0 + step]
-        S = X[nz] @ Wc.T
-        Dc = P.D[nz, c0:c0 + step]
+        S = _mm(Wc, Xn.T)  # (c, nonzero rows)
+        Dc = Dt[c0:c0 + step][:, nz]
         if P.pattern_set == "ge":
-            tol = 1e-9 * rn[nz, None] * np.linalg.norm(Wc, axis=1)
-            ok = np.where(Dc, S >= -tol, S <= tol)
+            tol = 1e-9 * np.linalg.norm(Wc, axis=1, keepdims=True)
+            ok = np.all(np.where(Dc, S >= -tol, S <= tol))
         else:
-            ok = np.where(Dc, S > 0, S < 0)
-        if not np.all(ok) or not np.all(P.D[~nz, c0:c0 + step]):
+            ok = np.array_equal(S > 0, Dc) and np.all(S != 0)
+        if not ok:
             return False
     return True
 

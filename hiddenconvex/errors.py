@@ -29,6 +29,8 @@ class SolverError(RuntimeError):
 
 def check_matrix(X, name: str = "X", *, allow_empty: bool = False) -> np.ndarray:
     """Return ``X`` as a C-contiguous float64 array of shape (n, d), all entries finite."""
+    if np.iscomplexobj(X):
+        raise InputError(f"{name} must be real, got complex values")
     try:
         A = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -45,6 +47,8 @@ def check_matrix(X, name: str = "X", *, allow_empty: bool = False) -> np.ndarray
 
 def check_vector(v, n: int | None = None, name: str = "y") -> np.ndarray:
     """Return ``v`` as a finite float64 vector of shape (n,) (a (n, 1) column is accepted)."""
+    if np.iscomplexobj(v):
+        raise InputError(f"{name} must be real, got complex values")
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -61,7 +65,8 @@ def check_vector(v, n: int | None = None, name: str = "y") -> np.ndarray:
     if n is not None and a.shape[0] != n:
         raise InputError(f"{name} has length {a.shape[0]} but X has {n} rows")
     if not np.all(np.isfinite(a)):
-        raise InputError(f"{name} contains NaN or inf (first at index {int(np.argmax(~np.isfinite(a)))})")
+        first = int(np.argmax(~np.isfinite(a)))
+        raise InputError(f"{name} contains NaN or inf (first at index {first})")
     return a
 
 

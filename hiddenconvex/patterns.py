@@ -8,25 +8,34 @@ Exact enumeration (:func:`exact_chambers`) — the extreme-ray method
 ---------------------------------------------------------------------
 1. Reduce to the rank r of X (SPEC §1.3): if r < d, work with the rows of X V_r (thin SVD
    X = U_r Σ_r V_r^T, V_r orthonormal) and lift witnesses back by u = V_r w; if r = d, work
-   with X itself (no rounding at all).
+   with X itself (no rotation).
 2. Merge parallel and anti-parallel rows into the L distinct hyperplanes with unit normals
    h_1..h_L; drop zero rows. The arrangement {h_l^T w = 0} in R^r is essential (rank r).
 3. r = 0: one chamber; r = 1: two; r = 2: sort the 2L boundary rays by angle (one chamber per
-   arc). r ≥ 3: every chamber is a pointed cone, so it has extreme rays, and each extreme ray lies
-   on a line where hyperplanes spanning r−1 dimensions meet. For every (r−1)-subset of
-   hyperplanes the generalized cross product (cofactors) gives the line v; the rows with
-   h_l^T v = 0 form its zero set Z(v). The chambers whose closure contains v are exactly the sign
-   vectors equal to sign(h_l^T v) off Z(v) and equal to a chamber of the local arrangement
-   {h_l : l ∈ Z(v)} on Z(v) — all 2^{r−1} sign combinations when |Z(v)| = r−1 (generic line),
-   the chambers of a rank-(r−1) arrangement (same routine, recursively) when more hyperplanes
-   pass through the line (lines are de-duplicated by their zero set first). The chambers around
-   −v are the negations of those around v; candidates are stored up to negation and
-   de-duplicated on packed 64-bit words.
-4. Witness of a chamber = the sum of its unit extreme rays (every extreme ray of a chamber is
-   found exactly once, and their sum lies strictly inside the cone), normalized. Every witness is
-   verified in the original coordinates (``sign(X u) == s``, no zero on a nonzero row, relative
-   margin above the rounding level); a failure is repaired by a max-margin LP, and if that fails
-   a :class:`~hiddenconvex.errors.SolverError` is raised.
+   arc, signs read off the angular order). r ≥ 3: every chamber is a pointed cone, so it has
+   extreme rays, and each extreme ray lies on a line where hyperplanes spanning r−1 dimensions
+   meet. For every (r−1)-subset of hyperplanes the generalized cross product (cofactors) gives the
+   line v; the rows with h_l^T v = 0 form its zero set Z(v). The chambers whose closure contains v
+   are exactly the sign vectors equal to sign(h_l^T v) off Z(v) and equal to a chamber of the
+   local arrangement {h_l : l ∈ Z(v)} on Z(v) — all 2^{r−1} sign combinations when
+   |Z(v)| = r−1 (generic line), the chambers of a rank-(r−1) arrangement when more hyperplanes
+   pass through the line (lines are de-duplicated by their zero set first; r = 3: the arcs of all
+   such lines at once, r ≥ 4: the same routine recursively). The chambers around −v are the
+   negations of those around v; candidates are stored up to negation as packed 64-bit words and
+   grouped by a hash (collisions checked).
+4. Witness of a chamber = the sum of its unit extreme rays (each is found once, and their sum lies
+   strictly inside the pointed cone), lifted and normalized. Every witness is verified in the
+   original coordinates (``sign(X u)`` equals the pattern on every nonzero row with relative margin
+   |x_j^T u| > 32·d·eps·‖x_j‖‖u‖); a failure is repaired by a max-margin LP on the claimed sign
+   vector, and if that fails a :class:`~hiddenconvex.errors.SolverError` is raised. So every
+   returned pattern is a chamber of the floats X, with a certified strictly interior witness.
+5. Columns are ordered lexicographically (row 0 first, False < True): the order does not depend on
+   the algorithm.
+
+Cost: one (lines × L) sign matrix, lines = binom(L, r−1), plus O(n·p·d) to verify the witnesses;
+n = 400, r = 3 (159,602 chambers) and n = 100, r = 4 (323,600) take about a second
+(``scripts/bench_patterns.py``). The thin matrix products are blocked so that BLAS stays
+single-threaded (:data:`_GEMM_BLOCK`).
 
 Numerical tolerance (rounding level, scale-free, consistent): r unit normals count as linearly
 dependent iff |det| ≤ C·eps·Σ_t vol(the r−1 others), C = 128 — the largest change of the
@@ -37,10 +46,13 @@ decides when its rigorous error bound allows; otherwise (ill-conditioned subsets
 near-duplicate rows) it is evaluated exactly in rational arithmetic, and line directions of
 ill-conditioned subsets are computed exactly and rounded once. Hence exactly degenerate data
 (duplicates, scaled copies such as 0.1·x, integer grids, standardized grids, flats through common
-lines) are recognized as degenerate, and everything else is enumerated as the given floats
-define it, however thin its chambers. Chambers too thin for any double-precision witness (data
-degenerate only up to ~1e-12, neither exactly nor clearly) raise a SolverError. The rank is
-numpy's ``matrix_rank`` (singular values > σ_max·max(n, d)·eps).
+lines) are recognized as degenerate, and data whose determinants clear the threshold are
+enumerated exactly, however thin their chambers (clusters of copies 1e-8 apart are fine). Data
+degenerate only up to ~1e-13 relative are, by the same rule, treated as degenerate: chambers
+thinner than the threshold are not listed (``complete`` then refers to the arrangement as
+resolved at rounding level); in the band just above it, a chamber too thin for any
+double-precision witness raises a SolverError instead of being returned unverified. The rank is
+numpy's ``matrix_rank`` rule (singular values > σ_max·max(n, d)·eps).
 
 This module is pure (no I/O). Disk caching lives in :mod:`hiddenconvex.cache`.
 """
@@ -86,12 +98,29 @@ MAX_GE_FLATS = 5_000
 
 _EPS = float(np.finfo(np.float64).eps)
 
-
 #: Degeneracy threshold in units of eps (module docstring): r unit normals are dependent iff
 #: |det| ≤ _C_DEGENERATE·eps·Σ_t vol(the r−1 others) — the change of the determinant that
 #: perturbations of the rows by _C_DEGENERATE rounding units can cause. Symmetric in the r normals,
 #: so every (r−1)-subset reaches the same decision.
 _C_DEGENERATE = 128.0
+
+#: Unit normals within this distance (up to sign) are the same hyperplane (the r = 2 case of the
+#: determinant rule: |h_i ∧ h_j| ≤ C·eps·(‖h_i‖ + ‖h_j‖)).
+_PARALLEL_TOL = 2.0 * _C_DEGENERATE * _EPS
+
+#: Entries of the (lines × L) sign matrix per chunk of lines: small enough to stay in cache.
+_CHUNK_ENTRIES = 1 << 18
+
+#: Largest m·n·k of one matrix product A (m, k) @ B (k, n) in the hot loops. The products here are
+#: thin (k = r or d), i.e. memory-bound; above roughly 3e5 OpenBLAS switches to threads, which on a
+#: shared 2-core machine made them up to 40x slower (measured) instead of faster.
+_GEMM_BLOCK = 1 << 18
+
+#: Gates per sampling chunk; chunk c uses ``default_rng([seed, c])`` (prefix-stable streams).
+_SAMPLE_CHUNK = 4096
+
+#: Entries (patterns × rows) per block of the witness verification.
+_VERIFY_BLOCK = 1 << 18
 
 
 def _float_err(r: int) -> float:
@@ -99,17 +128,51 @@ def _float_err(r: int) -> float:
     return 4.0 * (r + 2) * _EPS
 
 
-def _parallel_tol(d: int) -> float:
-    """Unit normals within this distance (up to sign) are the same hyperplane (the r = 2 case of
-    the determinant rule: |h_i ∧ h_j| ≤ C·eps·(‖h_i‖ + ‖h_j‖))."""
-    return 2.0 * _C_DEGENERATE * _EPS
-
-
 def _margin_tol(d: int) -> float:
     """Relative margin a witness must have: s_j x_j^T u > tol ‖x_j‖ ‖u‖ (sign beyond rounding)."""
     return 32.0 * max(d, 1) * _EPS
-_CHUNK_ENTRIES = 4_000_000  # lines per chunk ≈ this / L (bounds the (lines × L) sign matrix)
-_SAMPLE_CHUNK = 4096  # gates per chunk; chunk c uses default_rng([seed, c]) (prefix-stable)
+
+
+def _mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A @ B in blocks of at most :data:`_GEMM_BLOCK` multiply-adds (single-threaded BLAS)."""
+    m, k = A.shape
+    n = B.shape[1]
+    if m * n * k <= _GEMM_BLOCK:
+        return A @ B
+    rb = max(1, min(m, _GEMM_BLOCK // max(n * k, 1)))
+    cb = n if rb > 1 else max(1, _GEMM_BLOCK // max(k, 1))
+    out = np.empty((m, n), dtype=np.result_type(A, B))
+    for i in range(0, m, rb):
+        for j in range(0, n, cb):
+            np.matmul(A[i:i + rb], B[:, j:j + cb], out=out[i:i + rb, j:j + cb])
+    return out
+
+
+def _positive(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Boolean A @ B > 0 without materializing the float product (row blocks)."""
+    m, n = A.shape[0], B.shape[1]
+    out = np.empty((m, n), dtype=bool)
+    step = max(1, (1 << 20) // max(n, 1))
+    for i in range(0, m, step):
+        np.greater(_mm(A[i:i + step], B), 0.0, out=out[i:i + step])
+    return out
+
+
+def _readonly(a, dtype) -> np.ndarray:
+    """``a`` as a read-only array of ``dtype`` that no other object can modify: a private copy
+    unless ``a`` already is read-only all the way down (memory layout kept, e.g. Fortran order)."""
+    a = np.asarray(a, dtype=dtype)
+    b = a
+    while isinstance(b, np.ndarray):
+        if b.flags.writeable:
+            a = a.copy(order="K")
+            break
+        b = b.base
+    else:
+        if b is not None:  # a foreign buffer
+            a = a.copy(order="K")
+    a.setflags(write=False)
+    return a
 
 
 @dataclass(frozen=True)
@@ -128,7 +191,8 @@ class Patterns:
     method : {"exact", "sample"}
         How the list was obtained.
     complete : bool
-        True only when the list provably contains every chamber (exact enumeration).
+        True only when the list contains every chamber (exact enumeration; also after
+        :meth:`nonzero`, which drops only the zero-fit pattern D = 0).
     rank : int
         rank(X) (the arrangement lives in R^rank, SPEC §1.3).
     pattern_set : {"chamber", "ge"}
@@ -147,12 +211,10 @@ class Patterns:
     seed: int | None = None
 
     def __post_init__(self):
-        D = np.ascontiguousarray(self.D, dtype=bool)
-        Wt = np.ascontiguousarray(self.witnesses, dtype=np.float64)
+        D = _readonly(self.D, bool)
+        Wt = _readonly(self.witnesses, np.float64)
         if D.ndim != 2 or Wt.ndim != 2 or Wt.shape[0] != D.shape[1]:
             raise ValueError(f"inconsistent shapes D {D.shape}, witnesses {Wt.shape}")
-        D.setflags(write=False)
-        Wt.setflags(write=False)
         object.__setattr__(self, "D", D)
         object.__setattr__(self, "witnesses", Wt)
 
@@ -174,13 +236,24 @@ class Patterns:
         return np.where(self.D, 1, -1).astype(np.int8)
 
     def nonzero(self) -> Patterns:
-        """Drop the zero pattern D = 0 (its blocks have zero fit)."""
+        """Drop the zero pattern D = 0 (its blocks have zero fit, SPEC §3.2). ``complete`` is
+        kept: the convex program over the remaining list is still exact."""
         keep = self.D.any(axis=0)
         return self.subset(np.flatnonzero(keep), complete=self.complete)
 
     def subset(self, index, complete: bool = False) -> Patterns:
-        """Patterns ``index`` only (a sub-list is not complete unless said so)."""
-        index = np.asarray(index, dtype=int)
+        """Patterns ``index`` only (integer indices or a boolean mask of length p); a sub-list is
+        not complete unless said so."""
+        index = np.asarray(index)
+        if index.dtype == bool:
+            if index.shape != (self.p,):
+                raise InputError(f"boolean pattern mask has shape {index.shape}, expected "
+                                 f"({self.p},)")
+            index = np.flatnonzero(index)
+        elif index.size == 0:
+            index = np.zeros(0, dtype=np.intp)
+        elif not np.issubdtype(index.dtype, np.integer):
+            raise InputError(f"pattern indices must be integers, got dtype {index.dtype}")
         return Patterns(
             D=self.D[:, index], witnesses=self.witnesses[index], method=self.method,
             complete=complete, rank=self.rank, pattern_set=self.pattern_set,
@@ -233,12 +306,21 @@ def cover_bound(X) -> int:
 
 @dataclass(frozen=True)
 class _Reduced:
-    rank: int
+    rank: int  # rank of the arrangement: rank(X), less when rows parallel up to rounding merged
     lift: np.ndarray  # (k, r): original coordinates u = lift @ w (identity or orthonormal V_r)
     H: np.ndarray  # (L, r) unit normals of the distinct hyperplanes (reduced coordinates)
     rep: np.ndarray  # (m,) hyperplane of each row, -1 for zero rows
     orient: np.ndarray  # (m,) +1 / -1: row j is orient_j * (positive multiple of) h_rep
     Xw: np.ndarray  # (m, r) reduced rows (X itself when r = k)
+
+
+def _svd_rank(A: np.ndarray, s: np.ndarray | None = None) -> int:
+    """numpy's ``matrix_rank`` rule: singular values > σ_max·max(m, k)·eps (``s``: given ones)."""
+    if s is None:
+        s = np.linalg.svd(A, compute_uv=False)
+    if s.size == 0 or s[0] == 0:
+        return 0
+    return int(np.count_nonzero(s > s[0] * max(A.shape) * _EPS))
 
 
 def _reduce(A: np.ndarray) -> _Reduced:
@@ -248,13 +330,20 @@ def _reduce(A: np.ndarray) -> _Reduced:
         return _Reduced(0, np.zeros((k, 0)), np.zeros((0, 0)), np.full(m, -1), np.ones(m, int),
                         np.zeros((m, 0)))
     _, s, Vt = np.linalg.svd(A, full_matrices=False)
-    r = int(np.count_nonzero(s > s[0] * max(m, k) * np.finfo(float).eps))
+    r = _svd_rank(A, s)
     if r == k:
         lift, Xw = np.eye(k), A
     else:
         lift = np.ascontiguousarray(Vt[:r].T)
-        Xw = A @ lift  # = U_r Σ_r; exactly zero rows stay exactly zero
-    rep, orient, H = _distinct_hyperplanes(Xw, _parallel_tol(k))
+        Xw = _mm(A, lift)  # = U_r Σ_r; exactly zero rows stay exactly zero
+    rep, orient, H = _distinct_hyperplanes(Xw, _PARALLEL_TOL)
+    _, sh, Vh = np.linalg.svd(H, full_matrices=False)
+    rh = _svd_rank(H, sh)
+    if rh < r:  # rows independent only at rounding level were merged: the arrangement has rank rh
+        Vh = Vh[:rh].T
+        H = H @ Vh
+        H /= np.linalg.norm(H, axis=1, keepdims=True)
+        lift, Xw, r = np.ascontiguousarray(lift @ Vh), _mm(Xw, Vh), rh
     return _Reduced(r, lift, H, rep, orient, Xw)
 
 
@@ -297,25 +386,38 @@ def _distinct_hyperplanes(A: np.ndarray, tol: float):
 
 
 def _merge_close(Q: np.ndarray, tol: float):
-    """Classes of unit vectors equal up to sign within ``tol`` (first index wins)."""
-    q = Q.shape[0]
+    """Classes of distinct unit vectors Q (q, r) equal up to sign within ``tol``: each vector joins
+    the class of its first (smallest-index) partner, if any. Returns (class root, sign w.r.t. it).
+
+    Close pairs are found by sorting: ‖Q_i − s·Q_j‖ ≤ tol implies ||g·Q_i| − |g·Q_j|| ≤ tol for
+    any unit g, so only neighbours in the order of |g·Q| (fixed random g) are compared.
+    """
+    q, r = Q.shape
     cls = np.arange(q)
     sign = np.ones(q, dtype=int)
-    step = max(1, _CHUNK_ENTRIES // max(q, 1))
-    for i0 in range(0, q, step):
-        G = Q[i0:i0 + step] @ Q.T  # (c, q)
-        cand_i, cand_j = np.nonzero(np.abs(G) >= 1.0 - 1e-6)
-        keep = cand_j < cand_i + i0
-        cand_i, cand_j = cand_i[keep] + i0, cand_j[keep]
-        if cand_i.size == 0:
-            continue
-        s = np.where(G[cand_i - i0, cand_j] < 0, -1, 1)
-        dist = np.linalg.norm(Q[cand_i] - s[:, None] * Q[cand_j], axis=1)
-        ok = dist <= tol
-        for i, j, sg in zip(cand_i[ok], cand_j[ok], s[ok], strict=True):
-            if cls[i] == i:  # first (smallest) partner wins; partners are visited in order of j
-                cls[i] = cls[j]
-                sign[i] = sg * sign[j]
+    if q < 2:
+        return cls, sign
+    g = np.random.default_rng(20240611).standard_normal(r)
+    a = np.abs(Q @ (g / np.linalg.norm(g)))
+    order = np.argsort(a)
+    a = a[order]
+    end = np.searchsorted(a, a + tol, side="right")  # window [i, end) in sorted order
+    pi, pj = [], []
+    for k in range(1, int(np.max(end - np.arange(q)))):
+        i = np.flatnonzero(end - np.arange(q) > k)
+        pi.append(order[i])
+        pj.append(order[i + k])
+    if not pi:
+        return cls, sign
+    i, j = np.concatenate(pi), np.concatenate(pj)
+    i, j = np.maximum(i, j), np.minimum(i, j)  # i joins j < i
+    s = np.where(np.einsum("ij,ij->i", Q[i], Q[j]) < 0, -1, 1)
+    ok = np.linalg.norm(Q[i] - s[:, None] * Q[j], axis=1) <= tol
+    i, j, s = i[ok], j[ok], s[ok]
+    for t in np.lexsort((j, i)):  # increasing i, then j: roots are final before they are used
+        if cls[i[t]] == i[t]:
+            cls[i[t]] = cls[j[t]]
+            sign[i[t]] = s[t] * sign[j[t]]
     return cls, sign
 
 
@@ -339,12 +441,6 @@ def _unpack(words: np.ndarray, L: int) -> np.ndarray:
     return np.unpackbits(b, axis=1, count=L, bitorder="little").view(bool)
 
 
-def _unpack_transposed(words: np.ndarray, L: int) -> np.ndarray:
-    """uint64 words (m, W) -> bool (L, m), C-contiguous (row l = bit l of every vector)."""
-    b = np.ascontiguousarray(np.ascontiguousarray(words, dtype="<u8").view(np.uint8).T)
-    return np.unpackbits(b, axis=0, count=L, bitorder="little").view(bool)
-
-
 _REVERSE_BYTE = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
 
 
@@ -358,20 +454,29 @@ def _lex_order_words(words: np.ndarray) -> np.ndarray:
     return np.lexsort(keys.T[::-1])
 
 
-def _unique_words(words: np.ndarray):
-    """Indices of the first occurrence of each distinct row and the inverse map (hash + check)."""
+def _hash_words(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each packed row (callers check for collisions)."""
+    mult = (np.random.default_rng(20240611).integers(0, 2**63, size=words.shape[1], dtype=np.uint64)
+            * np.uint64(2) + np.uint64(1))
+    x = words ^ (words >> np.uint64(31))
+    x = x * mult
+    key = np.bitwise_xor.reduce(x ^ (x >> np.uint64(29)), axis=1)
+    return key + words[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+
+
+def _group_words(words: np.ndarray):
+    """Group equal packed rows: (index of the first occurrence of each distinct row, in order of
+    their values' hash; group of every row). Hash + stable sort, collisions checked exactly."""
     m, W = words.shape
-    if W == 1:
-        key = words[:, 0]
-    else:
-        mult = (np.random.default_rng(20240611).integers(0, 2**63, size=W, dtype=np.uint64)
-                * np.uint64(2) + np.uint64(1))
-        x = words ^ (words >> np.uint64(31))
-        x = x * mult
-        key = np.bitwise_xor.reduce(x ^ (x >> np.uint64(29)), axis=1)
-        key = key + (words[:, 0] * np.uint64(0x9E3779B97F4A7C15))
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    key = words[:, 0] if W == 1 else _hash_words(words)
+    order = np.argsort(key, kind="stable")  # equal keys keep index order: first occurrence first
+    ks = key[order]
+    new = np.empty(m, dtype=bool)
+    new[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    inv = np.empty(m, dtype=np.intp)
+    inv[order] = np.cumsum(new) - 1
+    first = order[new]
     if W > 1 and not np.array_equal(words[first[inv]], words):  # hash collision: exact fallback
         _, first, inv = np.unique(words, axis=0, return_index=True, return_inverse=True)
         inv = inv.reshape(-1)
@@ -426,19 +531,32 @@ def _essential_chambers(H: np.ndarray, r: int):
     return _ray_chambers(H, r)
 
 
-def _rank2_chambers(H: np.ndarray):
-    """Rank 2: the 2L boundary rays sorted by angle; one chamber per arc (witness: bisector)."""
-    P = np.column_stack([-H[:, 1], H[:, 0]])  # direction of the line h^⊥
+def _boundary_rays(A: np.ndarray):
+    """Rank-2 geometry of unit normals A (m, 2): the boundary ray P of each line a^⊥ turned into
+    the upper half plane, its angle in [0, π), and whether it was turned (P = −(−a_2, a_1)).
+    For w at an angle φ ∈ (θ_k, θ_{k+1}) between consecutive sorted rays,
+    sign(a_l^T w) = +1  iff  (θ_l ≤ θ_k) XOR (line l not turned)."""
+    P = np.column_stack([-A[:, 1], A[:, 0]])  # a rotated by +90°
     ang = np.arctan2(P[:, 1], P[:, 0])
-    P = np.where((ang < 0)[:, None], -P, P)
-    ang = np.where(ang < 0, ang + np.pi, ang)
+    turned = ang < 0
+    P[turned] *= -1
+    return P, np.where(turned, ang + np.pi, ang), turned
+
+
+def _rank2_chambers(H: np.ndarray):
+    """Rank 2: the 2L boundary rays sorted by angle; one chamber per arc (witness: bisector).
+    Signs are combinatorial (from the angular order), not evaluated at the witness."""
+    L = H.shape[0]
+    P, ang, turned = _boundary_rays(H)
     order = np.argsort(ang, kind="stable")
+    rank = np.empty(L, dtype=np.intp)
+    rank[order] = np.arange(L)
     P = P[order]
     nxt = np.vstack([P[1:], -P[:1]])  # next boundary ray counter-clockwise (wraps to -P[0])
     Wp = P + nxt
     Wp /= np.linalg.norm(Wp, axis=1, keepdims=True)
-    Wt = np.vstack([Wp, -Wp])
-    return (H @ Wt.T).T > 0, Wt
+    S = (rank[None, :] <= np.arange(L)[:, None]) ^ ~turned[None, :]  # arc k, line l
+    return np.vstack([S, ~S]), np.vstack([Wp, -Wp])
 
 
 def _cofactors(M: np.ndarray):
@@ -530,7 +648,7 @@ def _combinations(m: int, k: int) -> np.ndarray:
 
 
 def _subset_chunks(L: int, k: int, chunk: int):
-    """Yield all increasing k-subsets of range(L) in chunks of about ``chunk`` rows."""
+    """Yield all increasing k-subsets of range(L), lexicographic, in chunks of ≤ ``chunk`` rows."""
     if k == 1:
         for i in range(0, L, chunk):
             yield np.arange(i, min(i + chunk, L), dtype=np.intp)[:, None]
@@ -541,20 +659,23 @@ def _subset_chunks(L: int, k: int, chunk: int):
         buf.append(np.column_stack([np.full(len(tail), i, dtype=np.intp), tail]))
         size += len(tail)
         if size >= chunk:
-            yield np.concatenate(buf)
-            buf, size = [], 0
-    if buf:
+            block = np.concatenate(buf)
+            cut = len(block) - len(block) % chunk
+            yield from np.split(block[:cut], cut // chunk)
+            buf, size = [block[cut:]], len(block) - cut
+    if size:
         yield np.concatenate(buf)
 
 
 def _lines(H: np.ndarray, idx: np.ndarray):
     """The lines spanned by (r−1)-subsets ``idx`` (c, r−1) of the unit normals H (L, r).
 
-    Keeps the independent subsets; returns (idx, V, S, Z): V (c, r) the cofactor vectors (direction
-    of the line, exact-rounded when ill-conditioned), S (c, L) det[h_subset; h_l] with its sign
-    exact wherever it is not zero, Z (c, L) the zero set (True on the subset itself).
-    Decisions follow the symmetric rule of :data:`_C_DEGENERATE`; a float value decides when its
-    error bound allows, otherwise the determinant is evaluated exactly.
+    Keeps the independent subsets; returns ``(idx, vhat, pos, zi, zl)``: ``vhat`` (c, r) the unit
+    line directions (exact-rounded when ill-conditioned), ``pos`` (c, L) bool, h_l^T v > 0 off the
+    zero set, and the zero set as sparse entries ``(zi, zl)`` (line, hyperplane),
+    including the subset itself. Decisions follow the symmetric rule of :data:`_C_DEGENERATE`; a
+    float value decides when its error bound allows, otherwise the determinant is evaluated
+    exactly.
     """
     L, r = H.shape
     k = r - 1
@@ -565,48 +686,54 @@ def _lines(H: np.ndarray, idx: np.ndarray):
     vol = np.linalg.norm(V, axis=1)
     if r >= 4:  # the subset must be independent (r = 3: distinct normals always are)
         sure = vol - err_v > C * eps * k  # other (r−2)-volumes are ≤ 1
-        amb = np.flatnonzero(~sure)
-        for i in amb:
+        for i in np.flatnonzero(~sure):
             Ve = _exact_cofactors(M[i])
-            sig = eps * _subvolume_sum(M[i])
-            sure[i] = np.linalg.norm(Ve) > C * sig
+            sure[i] = np.linalg.norm(Ve) > C * eps * _subvolume_sum(M[i])
             V[i] = Ve
         if not np.all(sure):
             idx, M, V, P, err_v = idx[sure], M[sure], V[sure], P[sure], err_v[sure]
         vol = np.linalg.norm(V, axis=1)
-    if idx.shape[0] == 0:
-        return idx, V, np.zeros((0, L)), np.zeros((0, L), dtype=bool)
-    ill = np.flatnonzero(err_v > 1e-12 * vol)  # direction known to worse than 1e-12: recompute
-    for i in ill:
+    c = idx.shape[0]
+    if c == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return idx, V, np.zeros((0, L), dtype=bool), empty, empty
+    for i in np.flatnonzero(err_v > 1e-12 * vol):  # direction known to worse than 1e-12
         V[i] = _exact_cofactors(M[i])
     vol = np.linalg.norm(V, axis=1)
-    S = V @ H.T
-    E = _float_err(r) * (P @ np.abs(H).T)  # error bound of the computed S
-    zero = np.abs(S) + E <= C * eps * vol[:, None]
-    nonzero = np.abs(S) - E > C * eps * (vol[:, None] + k)
-    rows = np.arange(idx.shape[0])
-    for t in range(k):
-        zero[rows, idx[:, t]] = True
-        nonzero[rows, idx[:, t]] = False
-    ii, ll = np.nonzero(~(zero | nonzero))
-    if ii.size:
-        Mi = M[ii]
-        sig = eps * vol[ii]
+    S = _mm(V, H.T)  # S[i, l] = det[h_idx(i); h_l]
+    # error bound of S[i, l]: E = ferr(r)·Σ_c P[i, c]|H[l, c]| ≤ ferr(r)·Σ_c P[i, c] (unit rows).
+    # Entries above this per-line bound are surely nonzero; only the rest are examined.
+    pf = _float_err(r) * P
+    thr = pf.sum(axis=1) + C * eps * (vol + k)
+    ii, ll = np.nonzero(np.abs(S) <= thr[:, None])
+    other = ~np.any(idx[ii] == ll[:, None], axis=1)  # the subset's own hyperplanes are zero
+    ii, ll = ii[other], ll[other]
+    E = np.einsum("ij,ij->i", pf[ii], np.abs(H[ll]))
+    s = S[ii, ll]
+    zero = np.abs(s) + E <= C * eps * vol[ii]
+    nonzero = np.abs(s) - E > C * eps * (vol[ii] + k)
+    amb = np.flatnonzero(~(zero | nonzero))
+    if amb.size:
+        ia, la = ii[amb], ll[amb]
+        Mi = M[ia]
+        sig = eps * vol[ia]
         for t in range(k):
             Mt = Mi.copy()
-            Mt[:, t] = H[ll]
+            Mt[:, t] = H[la]
             sig = sig + eps * np.linalg.norm(_cofactors(Mt)[0], axis=1)
-        s_amb = S[ii, ll]
-        e_amb = E[ii, ll]
-        z = np.abs(s_amb) + e_amb <= C * sig
-        nz = np.abs(s_amb) - e_amb > C * sig
+        sa, ea = s[amb], E[amb]
+        z = np.abs(sa) + ea <= C * sig
+        nz = np.abs(sa) - ea > C * sig
         for q in np.flatnonzero(~(z | nz)):
-            ex = float(_exact_det(np.vstack([H[ll[q]][None, :], Mi[q]])))  # = V·h exactly
+            ex = float(_exact_det(np.vstack([H[la[q]][None, :], Mi[q]])))  # = V·h exactly
             z[q] = abs(ex) <= C * sig[q]
-            s_amb[q] = ex
-        zero[ii, ll] = z
-        S[ii, ll] = s_amb
-    return idx, V, S, zero
+            S[ia[q], la[q]] = ex
+        zero[amb] = z
+    zi = np.concatenate([ii[zero], np.repeat(np.arange(c), k)])
+    zl = np.concatenate([ll[zero], idx.ravel()])
+    pos = S > 0
+    pos[zi, zl] = False
+    return idx, V / vol[:, None], pos, zi, zl
 
 
 def _subvolume_sum(Mi: np.ndarray) -> float:
@@ -623,61 +750,52 @@ def _ray_chambers(H: np.ndarray, r: int):
     """r ≥ 3: chambers generated around every line where hyperplanes of rank r−1 meet."""
     L = H.shape[0]
     k = r - 1
+    nw = (L + 63) // 64
     full = _pack(np.ones((1, L), dtype=bool))[0]
     chunk = max(1024, _CHUNK_ENTRIES // max(L, 1))
     cand_words, cand_rays = [], []
     deg_v, deg_z, deg_base = [], [], []
-    combos = np.array([[(m >> t) & 1 for t in range(k)] for m in range(2**k)], dtype=bool)
     for idx in _subset_chunks(L, k, chunk):
-        idx, V, S, Z = _lines(H, idx)
-        if idx.shape[0] == 0:
+        idx, vhat, pos, zi, zl = _lines(H, idx)
+        c = idx.shape[0]
+        if c == 0:
             continue
-        vol = np.linalg.norm(V, axis=1)
-        pos = (S > 0) & ~Z
         base = _pack(pos)
-        vhat = V / vol[:, None]
-        nzc = Z.sum(axis=1)
-        gen = nzc == k
-        if np.any(~gen):
-            deg_v.append(vhat[~gen])
-            deg_z.append(_pack(Z[~gen]))
-            deg_base.append(base[~gen])
-        if np.any(gen):
-            gi = idx[gen]
-            gb = base[gen]
-            gv = vhat[gen]
-            c = gi.shape[0]
-            word = gi // 64
-            bit = np.left_shift(np.uint64(1), (gi % 64).astype(np.uint64))
-            cw = np.repeat(gb[None], 2**k, axis=0)  # (2^k, c, W)
-            rr = np.arange(c)
-            for m in range(1, 2**k):
-                for t in range(k):
-                    if combos[m, t]:
-                        cw[m, rr, word[:, t]] |= bit[:, t]
-            cand_words.append(cw.reshape(-1, cw.shape[-1]))
-            cand_rays.append(np.broadcast_to(gv[None], (2**k, c, r)).reshape(-1, r))
+        gen = np.bincount(zi, minlength=c) == k  # no hyperplane but the subset's own
+        deg = np.flatnonzero(~gen)
+        if deg.size:
+            Z = np.zeros((c, L), dtype=bool)
+            Z[zi, zl] = True
+            deg_v.append(vhat[deg])
+            deg_z.append(_pack(Z[deg]))
+            deg_base.append(base[deg])
+        gi = idx[gen]
+        if gi.shape[0] == 0:
+            continue
+        # all 2^k sign choices on the k hyperplanes of the line, built by doubling
+        cw = np.empty((2**k, gi.shape[0], nw), dtype=np.uint64)
+        cw[0] = base[gen]
+        rows = np.arange(gi.shape[0])
+        for t in range(k):
+            bit = np.zeros((gi.shape[0], nw), dtype=np.uint64)
+            bit[rows, gi[:, t] // 64] = np.left_shift(np.uint64(1),
+                                                      (gi[:, t] % 64).astype(np.uint64))
+            cw[2**t:2**(t + 1)] = cw[:2**t] | bit
+        cand_words.append(cw.reshape(-1, nw))
+        cand_rays.append(np.broadcast_to(vhat[gen], (2**k, gi.shape[0], r)).reshape(-1, r))
     if deg_v:
-        dv = np.concatenate(deg_v)
-        dz = np.concatenate(deg_z)
-        db = np.concatenate(deg_base)
-        first, _ = _unique_words(dz)
-        for i in np.sort(first):
-            zi = np.flatnonzero(_unpack(dz[i:i + 1], L)[0])
-            v = dv[i]
-            Q = np.linalg.svd(v[None, :])[2][1:].T  # (r, r-1) orthonormal basis of v^⊥
-            loc_signs, _, _ = _chambers_of(H[zi] @ Q)
-            B = np.repeat(_unpack(db[i:i + 1], L), loc_signs.shape[0], axis=0)
-            B[:, zi] = loc_signs
-            cand_words.append(_pack(B))
-            cand_rays.append(np.broadcast_to(v, (B.shape[0], r)))
+        dv, dz, db = np.concatenate(deg_v), np.concatenate(deg_z), np.concatenate(deg_base)
+        first = np.sort(_group_words(dz)[0])  # a line through more than r−1 hyperplanes, once
+        words, rays = _degenerate_line_chambers(H, dv[first], dz[first], db[first])
+        cand_words.append(words)
+        cand_rays.append(rays)
     words = np.concatenate(cand_words)
     rays = np.concatenate(cand_rays)
     neg = (words[:, 0] & np.uint64(1)) == 0  # canonical representative: hyperplane 0 positive
     words[neg] ^= full
-    sgn = np.where(neg, -1.0, 1.0)
-    first, inv = _unique_words(words)
+    first, inv = _group_words(words)
     p = first.shape[0]
+    sgn = np.where(neg, -1.0, 1.0)
     wit = np.empty((p, r))
     for c in range(r):
         wit[:, c] = np.bincount(inv, weights=sgn * rays[:, c], minlength=p)
@@ -685,37 +803,147 @@ def _ray_chambers(H: np.ndarray, r: int):
     return np.vstack([uw, uw ^ full]), np.vstack([wit, -wit])
 
 
+def _degenerate_line_chambers(H: np.ndarray, V: np.ndarray, Z: np.ndarray, base: np.ndarray):
+    """Chambers around lines through more than r−1 hyperplanes.
+
+    ``V`` (q, r) unit line directions, ``Z`` (q, W) packed zero sets, ``base`` (q, W) packed signs
+    h_l^T v > 0 off the zero set. Around v the chambers are ``base`` completed on Z(v) by a chamber
+    of the local arrangement {h_l : l ∈ Z(v)} in v^⊥ (rank r−1). Returns candidate words and the
+    ray v of each.
+    """
+    L, r = H.shape
+    if r == 3:
+        return _degenerate_lines_r3(H, V, Z, base)
+    words, rays = [], []
+    for v, z, b in zip(V, Z, base, strict=True):
+        zi = np.flatnonzero(_unpack(z[None], L)[0])
+        Q = np.linalg.svd(v[None, :])[2][1:].T  # (r, r-1) orthonormal basis of v^⊥
+        loc, _, _ = _chambers_of(H[zi] @ Q)  # with its own reduction (rounding-level merges)
+        B = np.repeat(_unpack(b[None], L), loc.shape[0], axis=0)
+        B[:, zi] = loc
+        words.append(_pack(B))
+        rays.append(np.broadcast_to(v, (B.shape[0], r)))
+    return np.concatenate(words), np.concatenate(rays)
+
+
+def _degenerate_lines_r3(H: np.ndarray, V: np.ndarray, Z: np.ndarray, base: np.ndarray):
+    """r = 3, all lines at once: the local arrangement of line v is z ≥ 3 lines in the plane v^⊥,
+    whose 2z chambers are the arcs between consecutive boundary rays sorted by angle (signs from
+    the angular order, :func:`_boundary_rays`). The ray of every candidate is v itself."""
+    L = H.shape[0]
+    q = V.shape[0]
+    Zb = _unpack(Z, L)
+    lid, hl = np.nonzero(Zb)  # memberships (line, hyperplane), sorted by line
+    # orthonormal basis (e1, e2) of v^⊥ per line
+    ax = np.argmin(np.abs(V), axis=1)
+    E = np.zeros_like(V)
+    E[np.arange(q), ax] = 1.0
+    e1 = np.cross(V, E)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(V, e1)
+    # boundary ray of each local line in (e1, e2) coordinates, angle in [0, π)
+    A = np.column_stack([np.einsum("ij,ij->i", H[hl], e1[lid]),
+                         np.einsum("ij,ij->i", H[hl], e2[lid])])
+    _, ang, turned = _boundary_rays(A)
+    order = np.lexsort((ang, lid))
+    lid, hl, turned = lid[order], hl[order], turned[order]
+    N = lid.size
+    start = np.searchsorted(lid, np.arange(q))
+    size = np.diff(np.append(start, N))
+    # arc k (between sorted rays k and k+1 of its line g) against every member m of Z(g)
+    kk = np.repeat(np.arange(N), size[lid])
+    mm = start[lid[kk]] + (np.arange(kk.size) - np.repeat(np.cumsum(size[lid]) - size[lid],
+                                                          size[lid]))
+    positive = (mm <= kk) ^ ~turned[mm]  # (sorted position of m ≤ that of k) XOR (not turned)
+    bits = np.zeros((N, Z.shape[1]), dtype=np.uint64)
+    on = hl[mm[positive]]
+    np.bitwise_or.at(bits, (kk[positive], on // 64),
+                     np.left_shift(np.uint64(1), (on % 64).astype(np.uint64)))
+    words = np.vstack([base[lid] | bits, base[lid] | (Z[lid] ^ bits)])
+    return words, np.vstack([V[lid], V[lid]])
+
+
 # ==================================================================================================
 # Witness verification and ordering
 
 
-def _row_margins(X: np.ndarray, red: _Reduced, D: np.ndarray, Wt: np.ndarray,
-                 wn: np.ndarray) -> np.ndarray:
-    """Relative margin min_j s_j x_j^T u / (‖x̂_j‖ ‖w‖) per pattern over nonzero rows (shape (p,)),
-    x̂_j, w reduced coordinates (``wn`` = ‖w‖), x_j^T u computed in the original coordinates."""
+def _finish_chambers(X: np.ndarray, red: _Reduced, words: np.ndarray,
+                     wit_w: np.ndarray) -> Patterns:
+    """Order the chambers lexicographically, lift and verify their witnesses, build Patterns.
+
+    ``words`` (p, W): hyperplane sign bits; ``wit_w`` (p, r): witnesses in reduced coordinates.
+    Each witness u (lifted, unit) must reproduce its chamber on every nonzero row of X with a
+    relative margin |x_j^T u| > tol·‖x_j‖ (:func:`_margin_tol`); failures are repaired by a
+    max-margin LP (:func:`_repair`), which raises SolverError if the sign vector has no witness.
+    """
+    n, d = X.shape
+    L = red.H.shape[0]
     nz = np.flatnonzero(red.rep >= 0)
-    p = D.shape[1]
-    out = np.full(p, np.inf)
-    if nz.size == 0 or p == 0:
-        return out
-    Xn = X[nz] / np.linalg.norm(red.Xw[nz], axis=1)[:, None]
-    Dn = D[nz] if nz.size < D.shape[0] else D
-    step = max(1, (1 << 20) // nz.size)
+    # lexicographic order of the row patterns = order of the hyperplane bits (numbered by first
+    # appearance among the rows) after orienting each hyperplane like its first row
+    first_row = np.zeros(L, dtype=np.intp)
+    if L:
+        _, fr = np.unique(red.rep[nz], return_index=True)
+        first_row = nz[fr]
+    flip = _pack((red.orient[first_row] < 0)[None, :])
+    order = _lex_order_words(words ^ flip)
+    words, wit_w = words[order], wit_w[order]
+    p = words.shape[0]
+    if red.rank == 0:
+        return Patterns(D=np.ones((n, p), dtype=bool), witnesses=_default_witness(d, p),
+                        method="exact", complete=True, rank=0)
+    Wt = _mm(wit_w, red.lift.T) if red.rank < d else wit_w.copy()
+    nrm = np.linalg.norm(Wt, axis=1, keepdims=True)
+    Wt /= np.where(nrm > 0, nrm, 1.0)  # a zero witness fails the check below and is repaired
+    Dt = np.empty((p, n), dtype=bool)  # pattern-major; returned as the F-ordered view Dt.T
+    Dt[:, red.rep < 0] = True  # zero rows
+    Xn = X[nz] / np.linalg.norm(X[nz], axis=1, keepdims=True)
+    tol = _margin_tol(d)
+    # rows whose sign is not a hyperplane's first row: must agree with that row's (oriented) sign
+    dup = np.setdiff1d(nz, first_row)
+    pos_in_nz = np.searchsorted(nz, np.concatenate([first_row, dup]))
+    fr_cols, dup_cols = pos_in_nz[:L], pos_in_nz[L:]
+    dup_ref = np.searchsorted(nz, first_row[red.rep[dup]])
+    dup_flip = red.orient[dup] != red.orient[first_row[red.rep[dup]]]
+    fr_all = np.array_equal(fr_cols, np.arange(nz.size))
+    bad = []
+    step = max(1, _VERIFY_BLOCK // nz.size)
     for c0 in range(0, p, step):
-        P = Xn @ Wt[c0:c0 + step].T
-        np.negative(P, out=P, where=~Dn[:, c0:c0 + step])
-        w = wn[c0:c0 + step]
-        out[c0:c0 + step] = np.where(w > 0, P.min(axis=0) / np.where(w > 0, w, 1.0), -np.inf)
-    return out
+        c1 = min(p, c0 + step)
+        S = _mm(Wt[c0:c1], Xn.T)  # (c, m)
+        sg = S > 0
+        ok = np.all(_pack(sg if fr_all else sg[:, fr_cols]) ^ flip == words[c0:c1], axis=1)
+        if dup.size:
+            ok &= np.all(sg[:, dup_cols] == (sg[:, dup_ref] ^ dup_flip), axis=1)
+        np.abs(S, out=S)
+        ok &= S.min(axis=1) > tol
+        if nz.size == n:
+            Dt[c0:c1] = sg
+        else:
+            Dt[c0:c1, nz] = sg
+        bad.extend(c0 + np.flatnonzero(~ok))
+    for b in bad:  # rare: thin chambers; the hyperplane bits are the truth
+        exp = _unpack(words[b:b + 1], L)[0][red.rep[nz]] ^ (red.orient[nz] < 0)
+        Dt[b, nz] = exp
+        w = _repair(red, exp, tol)
+        u = red.lift @ w
+        Wt[b] = u / np.linalg.norm(u)
+        if not np.min(np.where(exp, 1.0, -1.0) * (Xn @ Wt[b])) > tol:
+            raise SolverError("exact chamber enumeration could not verify a witness "
+                              "(numerically degenerate data)")
+    Dt.setflags(write=False)
+    Wt.setflags(write=False)
+    return Patterns(D=Dt.T, witnesses=Wt, method="exact", complete=True, rank=red.rank)
 
 
-def _repair(red: _Reduced, signs_rows: np.ndarray, tol: float) -> np.ndarray:
-    """Max-margin witness of one sign vector (LP), reduced coordinates; raise if not a chamber."""
+def _repair(red: _Reduced, s_nz: np.ndarray, tol: float) -> np.ndarray:
+    """Max-margin witness (reduced coordinates) of the sign vector ``s_nz`` (bool, nonzero rows)
+    by an LP; raise SolverError if its margin is not above ``tol`` (not a chamber, or too thin)."""
     from scipy.optimize import linprog
 
     nz = red.rep >= 0
     A = red.Xw[nz] / np.linalg.norm(red.Xw[nz], axis=1, keepdims=True)
-    s = np.where(signs_rows[nz], 1.0, -1.0)
+    s = np.where(s_nz, 1.0, -1.0)
     r = red.rank
     # max t  s.t.  s_j a_j^T w >= t,  -1 <= w <= 1
     c = np.zeros(r + 1)
@@ -733,54 +961,6 @@ def _repair(red: _Reduced, signs_rows: np.ndarray, tol: float) -> np.ndarray:
             "parallel or concurrent only up to ~1e-12; round the data or use method='sample'"
         )
     return w
-
-
-def _lex_order(D: np.ndarray) -> np.ndarray:
-    """Column order of D (n, p) lexicographic in (D[0], D[1], ...), False < True."""
-    return _lex_order_words(_pack(np.ascontiguousarray(D.T)))
-
-
-def _rows_from_hyperplanes(HT: np.ndarray, red: _Reduced) -> np.ndarray:
-    """Hyperplane signs (L, p) -> row patterns D (n, p) (zero rows 1, anti-parallel negated)."""
-    n = red.rep.shape[0]
-    L = HT.shape[0]
-    if n == L and np.array_equal(red.rep, np.arange(n)) and np.all(red.orient > 0):
-        return HT
-    D = HT[np.maximum(red.rep, 0)] if L else np.ones((n, HT.shape[1]), dtype=bool)
-    flip = np.flatnonzero((red.rep >= 0) & (red.orient < 0))
-    if flip.size:
-        D[flip] = ~D[flip]
-    D[red.rep < 0] = True
-    return D
-
-
-def _finish(X, red, D, wit_w, *, method, pattern_set, verify=True) -> Patterns:
-    """Lift (and verify) the witnesses of the sorted patterns D (n, p); build the Patterns."""
-    p = D.shape[1]
-    if red.rank:
-        Wt = wit_w @ red.lift.T
-        nrm = np.linalg.norm(Wt, axis=1, keepdims=True)
-        nrm = np.where(nrm > 0, nrm, 1.0)
-        Wt, wit_w = Wt / nrm, wit_w / nrm  # unit witnesses in the original coordinates
-    else:
-        Wt = _default_witness(X.shape[1], p)
-    if verify and red.rank:
-        marg = _row_margins(X, red, D, Wt, np.linalg.norm(wit_w, axis=1))
-        tol = _margin_tol(X.shape[1])
-        bad = np.flatnonzero(~(marg > tol))
-        if bad.size:
-            Wt = Wt.copy()
-            wfix = np.array([_repair(red, D[:, b], tol) for b in bad])
-            ufix = wfix @ red.lift.T
-            scale = np.linalg.norm(ufix, axis=1, keepdims=True)
-            wfix, ufix = wfix / scale, ufix / scale
-            Wt[bad] = ufix
-            marg2 = _row_margins(X, red, D[:, bad], Wt[bad], np.linalg.norm(wfix, axis=1))
-            if not np.all(marg2 > tol):
-                raise SolverError("exact chamber enumeration could not verify a witness "
-                                  "(numerically degenerate data)")
-    return Patterns(D=D, witnesses=Wt, method=method, complete=True, rank=red.rank,
-                    pattern_set=pattern_set)
 
 
 def _default_witness(d: int, p: int) -> np.ndarray:
@@ -815,7 +995,9 @@ def exact_chambers(X) -> Patterns:
         sign vector on nonzero rows, so p is even unless X = 0 (p = 1). ``witnesses`` (p, d):
         vectors in row(X) strictly inside each chamber (``sign(X u) == s`` with no zero on a
         nonzero row, relative margin above the rounding level), of unit norm: the sum of the
-        chamber's unit extreme rays in reduced coordinates, lifted back and normalized.
+        chamber's unit extreme rays in reduced coordinates, lifted back and normalized (X = 0:
+        the single chamber is R^d and its witness e_1). ``D`` is stored pattern-major
+        (Fortran order: each column ``D[:, k]`` is contiguous); both arrays are read-only.
         The zero pattern D = 0 is included exactly when it is a chamber (no zero rows and
         {u : Xu < 0} ≠ ∅, e.g. with a bias column); drop it with :meth:`Patterns.nonzero`.
 
@@ -824,23 +1006,13 @@ def exact_chambers(X) -> Patterns:
     InputError
         X not a finite non-empty 2-D array.
     SolverError
-        A witness could not be verified (data degenerate only up to rounding).
+        A chamber too thin for a verified double-precision witness (data degenerate only up to
+        rounding; module docstring).
     """
     X = check_matrix(X)
     red = _reduce(X)
-    L = red.H.shape[0]
     words, wit_w = _essential_chambers(red.H, red.rank)
-    # lexicographic order of the row patterns = order of the hyperplane bits (numbered by first
-    # appearance among the rows) after orienting each hyperplane like its first row
-    first_orient = np.zeros((1, L), dtype=bool)
-    nzr = np.flatnonzero(red.rep >= 0)
-    if L:
-        _, fr = np.unique(red.rep[nzr], return_index=True)
-        first_orient[0] = red.orient[nzr[fr]] < 0
-    order = _lex_order_words(words ^ _pack(first_orient))
-    words, wit_w = words[order], wit_w[order]
-    D = _rows_from_hyperplanes(_unpack_transposed(words, L), red)
-    return _finish(X, red, D, wit_w, method="exact", pattern_set="chamber")
+    return _finish_chambers(X, red, words, wit_w)
 
 
 def _flats(H: np.ndarray, r: int, n: int) -> list:
@@ -928,17 +1100,21 @@ def exact_ge_patterns(X) -> Patterns:
     Dt = np.ones((sig.shape[0], n), dtype=bool)
     nz = red.rep >= 0
     Dt[:, nz] = (sig[:, red.rep[nz]] * red.orient[nz]) >= 0
-    first, _ = _unique_words(_pack(Dt))
-    D = np.ascontiguousarray(Dt[first].T)
-    order = _lex_order(D)
-    return _finish(X, red, np.ascontiguousarray(D[:, order]), wit[first][order], method="exact",
-                   pattern_set="ge", verify=False)
+    first, _ = _group_words(_pack(Dt))
+    Dt, wit = Dt[first], wit[first]
+    order = _lex_order_words(_pack(Dt))
+    Wt = wit[order] @ red.lift.T if r else _default_witness(X.shape[1], len(order))
+    nrm = np.linalg.norm(Wt, axis=1, keepdims=True)
+    Wt = Wt / np.where(nrm > 0, nrm, 1.0)  # unit, except u = 0 for the pattern D = I
+    return Patterns(D=Dt[order].T, witnesses=Wt, method="exact", complete=True, rank=r,
+                    pattern_set="ge")
 
 
 def sample_patterns(X, n_samples: int, seed: int) -> Patterns:
     """Chamber patterns hit by seeded Gaussian gates g ~ N(0, I_d): D = 1[X g ≥ 0] (SPEC §3.3).
 
-    Deduplicated (first occurrence kept, in order of appearance), zero pattern D = 0 dropped.
+    Deduplicated (first occurrence kept, in order of appearance), zero pattern D = 0 dropped (with
+    zero rows in X, which are always active, D = 0 cannot occur and nothing is dropped).
     Gate i is row i % 4096 of ``default_rng([seed, i // 4096]).standard_normal((4096, d))``, so
     the gates of a run with fewer samples are a prefix of those of a run with more (the pattern
     list only grows).
@@ -962,33 +1138,33 @@ def sample_patterns(X, n_samples: int, seed: int) -> Patterns:
     n_samples = _check_samples(n_samples)
     seed = check_seed(seed)
     n, d = X.shape
-    red = _reduce(X)
-    nz = red.rep >= 0
-    rn = np.linalg.norm(X, axis=1)
-    seen: dict[bytes, int] = {}
-    gates, cols = [], []
+    nz = np.any(X != 0, axis=1)
+    XnT = (X[nz] / np.linalg.norm(X[nz], axis=1, keepdims=True)).T.copy()  # (d, nonzero rows)
+    tol = _margin_tol(d)
+    sub = max(1, (1 << 20) // max(XnT.shape[1], 1))  # gates per block: ~1e6 products
+    gates, words = [], []
     for c in range((n_samples + _SAMPLE_CHUNK - 1) // _SAMPLE_CHUNK):
         G = np.random.default_rng([seed, c]).standard_normal((_SAMPLE_CHUNK, d))
         G = G[: min(_SAMPLE_CHUNK, n_samples - c * _SAMPLE_CHUNK)]
-        P = X @ G.T  # (n, m)
-        strict = np.all(np.abs(P[nz]) > _margin_tol(d) * rn[nz, None] * np.linalg.norm(G, axis=1),
-                        axis=0)
-        D = P >= 0
-        keep = strict & D.any(axis=0)
-        idx = np.flatnonzero(keep)
-        if idx.size == 0:
-            continue
-        packed = np.packbits(D[:, idx], axis=0).T.copy()
-        _, first = np.unique(packed, axis=0, return_index=True)
-        for f in np.sort(first):
-            key = packed[f].tobytes()
-            if key not in seen:
-                seen[key] = len(gates)
-                gates.append(G[idx[f]])
-                cols.append(D[:, idx[f]])
-    Dm = np.array(cols).T if cols else np.zeros((n, 0), dtype=bool)
-    Wt = np.array(gates) if gates else np.zeros((0, d))
-    return Patterns(D=Dm, witnesses=Wt, method="sample", complete=False, rank=red.rank,
+        for b0 in range(0, G.shape[0], sub):
+            Gb = G[b0:b0 + sub]
+            S = _mm(Gb, XnT)  # (gates, nonzero rows)
+            sg = S > 0
+            np.abs(S, out=S)
+            keep = S.min(axis=1, initial=np.inf) > tol * np.linalg.norm(Gb, axis=1)
+            keep &= sg.any(axis=1) | ~np.all(nz)  # drop D = 0 (only possible without zero rows)
+            w = _pack(sg[keep])
+            first, _ = _group_words(w)  # first occurrence within the block
+            first.sort()
+            gates.append(Gb[keep][first])
+            words.append(w[first])
+    G, w = np.concatenate(gates), np.concatenate(words)
+    first, _ = _group_words(w)  # first occurrence overall
+    first.sort()
+    Dt = np.ones((first.size, n), dtype=bool)
+    Dt[:, nz] = _unpack(w[first], int(np.count_nonzero(nz)))
+    Wt = G[first]
+    return Patterns(D=Dt.T, witnesses=Wt, method="sample", complete=False, rank=_svd_rank(X),
                     pattern_set="chamber", n_samples=n_samples, seed=seed)
 
 

@@ -4,9 +4,12 @@
   every sign vector s ∈ {±1}^n, kept iff the LP {u : s_j x_j^T u >= 1 for x_j != 0} is feasible
   (scale invariance makes ">= 1" equivalent to "> 0"). Zero rows get s_j = +1 (SPEC §1.2).
   Cost 2^n LPs: n <= ~12.
-* :func:`incremental_chambers` — the O(n p) incremental LP method of SPEC §3.3 (n up to a few dozen).
+* :func:`incremental_chambers` — the O(n p) incremental LP method of SPEC §3.3 (n up to a few
+  dozen).
 * :func:`zaslavsky_count` — number of chambers from the distinct hyperplanes by Zaslavsky/Whitney,
   Σ_{S ⊆ [L]} (−1)^{|S| − rank(H_S)}; O(2^L), L <= ~18.
+* :func:`planar_points_count` — exact count for integer points of the plane with a bias column
+  (rank 3), from their collinear subsets in integer arithmetic; any number of points.
 * :func:`cover_count` — Cover's 2 Σ_{k<r} binom(n−1, k) for n points in general position in R^r.
 """
 
@@ -57,12 +60,13 @@ def brute_chambers(X) -> Patterns:
 
 
 def incremental_chambers(X) -> Patterns:
-    """Chambers by the incremental LP method of SPEC §3.3 (one LP per partial sign vector and sign)."""
+    """Chambers by the incremental LP method of SPEC §3.3 (one LP per partial sign vector and
+    sign)."""
     X = np.asarray(X, dtype=float)
     n, d = X.shape
     nz = np.flatnonzero(np.any(X != 0, axis=1))
     partial: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(d))]
-    for t, j in enumerate(nz):
+    for t in range(nz.size):
         nxt = []
         for s, _ in partial:
             for sj in (1.0, -1.0):
@@ -81,7 +85,8 @@ def incremental_chambers(X) -> Patterns:
 
 
 def distinct_hyperplanes(X, tol: float = 1e-12) -> np.ndarray:
-    """Normals of the distinct hyperplanes x_j^⊥ (zero rows dropped, parallel and anti-parallel merged)."""
+    """Unit normals of the distinct hyperplanes x_j^⊥: zero rows dropped, rows whose unit vectors
+    agree up to sign within ``tol`` (Euclidean distance) merged."""
     X = np.asarray(X, dtype=float)
     out: list[np.ndarray] = []
     for x in X:
@@ -89,7 +94,7 @@ def distinct_hyperplanes(X, tol: float = 1e-12) -> np.ndarray:
         if nrm == 0:
             continue
         v = x / nrm
-        if not any(abs(abs(v @ w) - 1.0) <= tol for w in out):
+        if not any(min(np.linalg.norm(v - w), np.linalg.norm(v + w)) <= tol for w in out):
             out.append(v)
     return np.array(out) if out else np.zeros((0, X.shape[1]))
 
@@ -106,6 +111,30 @@ def zaslavsky_count(X) -> int:
             rank = int(np.linalg.matrix_rank(H[list(S)])) if S else 0
             total += (-1) ** (size - rank)
     return total
+
+
+def planar_points_count(points) -> int:
+    """Chambers of the arrangement of the rows (x_j, y_j, 1) for INTEGER points of the plane (a 2-D
+    point cloud with a bias column; duplicates count once), exactly, in integer arithmetic.
+
+    A rank-3 central arrangement has 2 + 2 Σ_ℓ (m_ℓ − 1) chambers, the sum over its lines ℓ (rank-2
+    flats) with m_ℓ hyperplanes through ℓ (Zaslavsky: Σ|μ| over the lattice, with
+    μ(0) = −(1 − L + Σ_ℓ (m_ℓ − 1))). For the rows (p, 1), lines ↔ affine lines through ≥ 2 of the
+    points and m_ℓ = the number of points on them. Needs ≥ 3 points, not all collinear.
+    """
+    pts = sorted({(int(a), int(b)) for a, b in points})
+    lines: dict[tuple[int, int, int], set] = {}
+    for (x1, y1), (x2, y2) in itertools.combinations(pts, 2):
+        a, b = y2 - y1, x1 - x2
+        c = -(a * x1 + b * y1)
+        g = math.gcd(math.gcd(a, b), c)
+        a, b, c = a // g, b // g, c // g
+        if a < 0 or (a == 0 and b < 0):
+            a, b, c = -a, -b, -c
+        lines.setdefault((a, b, c), set()).update([(x1, y1), (x2, y2)])
+    if len(lines) <= 1:
+        raise ValueError("planar_points_count needs 3 or more points, not all on one line")
+    return 2 + 2 * sum(len(on) - 1 for on in lines.values())
 
 
 def cover_count(n: int, r: int) -> int:

@@ -13,19 +13,27 @@ their number equals the Zaslavsky count, then the returned set IS the set of all
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracles import brute_chambers, incremental_chambers, sign_set, zaslavsky_count
+from oracles import (
+    brute_chambers,
+    incremental_chambers,
+    planar_points_count,
+    sign_set,
+    zaslavsky_count,
+)
 from oracles import cover_count as oracle_cover
 from scipy.optimize import linprog
 
@@ -101,8 +109,9 @@ def check_chamber_list(X, P: Patterns):
     S = X @ P.witnesses.T
     s = np.where(P.D, 1.0, -1.0)
     assert np.all(S[nz] * s[nz] > 0), "a witness is not strictly inside its chamber"
-    scale = np.linalg.norm(X[nz], axis=1)[:, None] * np.linalg.norm(P.witnesses, axis=1)
-    assert np.min(S[nz] * s[nz] / scale) > 1e-13  # a healthy margin, not 1e-300
+    if nz.any():
+        scale = np.linalg.norm(X[nz], axis=1)[:, None] * np.linalg.norm(P.witnesses, axis=1)
+        assert np.min(S[nz] * s[nz] / scale) > 1e-13  # a healthy margin, not 1e-300
     assert np.all(P.D[~nz])
     got = sign_set(P)
     assert len(got) == P.p, "duplicate patterns"
@@ -116,7 +125,7 @@ def check_chamber_list(X, P: Patterns):
     _, sv, Vt = np.linalg.svd(X)
     r = P.rank
     null = Vt[r:]
-    if null.size:
+    if null.size and r > 0:  # (X = 0: the witness is e_1, any u is inside)
         assert np.max(np.abs(P.witnesses @ null.T)) < 1e-9
 
 
@@ -184,6 +193,57 @@ def test_spec_ge_example():
     assert exact_chambers(X).p == 4 == zaslavsky_count(X)
     G = exact_ge_patterns(X)
     assert G.p == 6 and sign_set(G) == brute_ge(X)
+
+
+def test_patterns_object_is_immutable_and_does_not_alias_input():
+    D = np.array([[True, False], [False, True]])
+    W = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    P = Patterns(D, W, "exact", True, 2)
+    D[0, 0], W[0, 0] = False, 5.0  # the caller's arrays stay writeable and independent
+    assert P.D[0, 0] and P.witnesses[0, 0] == 1.0
+    with pytest.raises(ValueError):
+        P.D[0, 0] = False
+    with pytest.raises(ValueError):
+        P.witnesses[0, 0] = 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        P.method = "sample"
+    with pytest.raises(ValueError):
+        Patterns(np.ones((2, 3), bool), np.ones((2, 2)), "exact", True, 2)
+    E = exact_chambers(gaussian_rank_r(7, 3, seed=1))
+    with pytest.raises(ValueError):
+        E.D[:, 0][0] = not E.D[0, 0]  # views of the result are read-only too
+    assert E.D.flags.f_contiguous  # pattern-major storage: columns D[:, k] are contiguous
+    assert E.summary() == {"n": 7, "d": 5, "rank": 3, "method": "exact", "pattern_set": "chamber",
+                           "num_patterns": oracle_cover(7, 3), "complete": True, "samples": None,
+                           "seed": None}
+
+
+def test_patterns_subset_and_nonzero():
+    X = np.column_stack([np.arange(4.0), np.ones(4)])  # with a bias column D = 0 is a chamber
+    P = exact_chambers(X)
+    mask = np.arange(P.p) % 3 == 0
+    for index in (mask, np.flatnonzero(mask), list(np.flatnonzero(mask))):
+        Q = P.subset(index)
+        assert np.array_equal(Q.D, P.D[:, mask]) and np.array_equal(Q.witnesses, P.witnesses[mask])
+        assert not Q.complete and Q.method == "exact" and Q.rank == P.rank
+    assert P.subset([]).p == 0 and P.subset([], complete=True).complete
+    with pytest.raises(InputError):
+        P.subset(np.ones(P.p + 1, dtype=bool))
+    with pytest.raises(InputError):
+        P.subset([0.5])
+    Z = P.nonzero()
+    assert Z.p == P.p - 1 and Z.complete and Z.D.any(axis=0).all()
+    assert sign_set(Z) | {np.zeros(4, bool).tobytes()} == sign_set(P)
+
+
+def test_blocked_matrix_product_matches_numpy():
+    import hiddenconvex.patterns as hp
+
+    rng = np.random.default_rng(0)
+    for m, k, n in [(3, 2, 4), (700, 3, 400), (5, 10, 30_000), (1, 4, 70_000)]:
+        A, B = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+        np.testing.assert_allclose(hp._mm(A, B), A @ B, rtol=1e-13, atol=1e-13)
+        assert np.array_equal(hp._positive(A, B), A @ B > 0) or m * n > 1e5  # rounding at 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -278,6 +338,34 @@ def test_many_rows_through_one_line_r4():
     assert P.p == zaslavsky_count(X)
 
 
+@pytest.mark.parametrize("m", [3, 5, 8, 12])
+def test_planar_grid_with_bias_equals_collinearity_count(m):
+    """An m x m integer grid with a bias column: lines through many points everywhere (rank 3).
+    Oracle: the exact collinearity count of oracles.planar_points_count (integer arithmetic)."""
+    pts = [(i, j) for i in range(m) for j in range(m)]
+    X = np.array([[i, j, 1.0] for i, j in pts])
+    P = exact_chambers(X)
+    assert P.p == planar_points_count(pts)
+    if P.p <= 5000:
+        check_chamber_list(X, P)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_planar_lattice_points_rescaled_rotated(seed):
+    """Random points of a small lattice (many collinear triples, duplicated points), rows rescaled
+    by random signed factors (parallel / anti-parallel rows) and, for odd seeds, rotated by a random
+    orthogonal map (then degenerate only up to rounding)."""
+    rng = np.random.default_rng(seed)
+    pts = rng.integers(-3, 4, size=(int(rng.integers(12, 40)), 2))
+    X = np.column_stack([pts, np.ones(len(pts))]).astype(float)
+    X *= rng.choice([1.0, 2.0, 0.1, -1.0, -3.0], size=(len(X), 1))
+    if seed % 2:
+        X = X @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    P = exact_chambers(X)
+    check_chamber_list(X, P)
+    assert P.p == planar_points_count(pts)
+
+
 def test_rank_zero_and_rank_one():
     Z = np.zeros((3, 2))
     P = exact_chambers(Z)
@@ -318,6 +406,19 @@ def test_standardized_grid_is_degenerate_up_to_rounding():
     assert sign_set(P0) == sign_set(P1)
 
 
+def test_rounding_level_parallel_rows_merge_and_others_do_not():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(5, 3))
+    twins = A[:2] * (1.0 + 4 * np.finfo(float).eps)  # parallel up to rounding: same hyperplanes
+    P = exact_chambers(np.vstack([A, twins]))
+    assert P.p == oracle_cover(5, 3) and np.array_equal(P.D[5:], P.D[:2])
+    near = A[:2] + 1e-9 * rng.normal(size=(2, 3))  # distinct (thin chambers, general position)
+    X = np.vstack([A, near])
+    Q = exact_chambers(X)
+    check_chamber_list(X, Q)
+    assert Q.p == oracle_cover(7, 3)
+
+
 @pytest.mark.parametrize("r,delta", [(3, 1e-4), (3, 1e-7), (4, 1e-4), (4, 1e-6), (4, 1e-8)])
 def test_near_duplicate_clusters(r, delta):
     """Clusters of 4 near-copies (distance delta) are in general position as floats, with very thin
@@ -351,20 +452,25 @@ def test_scale_invariance_and_tiny_data():
 
 
 def test_witness_repair_and_failure():
+    """The verification of the witnesses is live: useless witnesses are all repaired by the LP, and
+    a sign vector that is not a chamber is refused (SolverError), not returned."""
     import hiddenconvex.patterns as hp
 
     X = gaussian_rank_r(6, 3, d=3, seed=4)
     P = exact_chambers(X)
     red = hp._reduce(X)
-    bad = np.zeros((P.p, red.rank))  # useless witnesses: every one must be repaired by the LP
-    Q = hp._finish(X, red, np.array(P.D), bad, method="exact", pattern_set="chamber")
+    assert red.rank == 3 and np.array_equal(red.rep, np.arange(6))
+    words = hp._pack(np.ascontiguousarray(P.D.T) ^ (red.orient < 0))  # row signs -> hyperplane bits
+    Q = hp._finish_chambers(X, red, words, np.zeros((P.p, 3)))
+    assert sign_set(Q) == sign_set(P)
     S = X @ Q.witnesses.T
     assert np.all(S * np.where(Q.D, 1, -1) > 0)
-    D = np.array(P.D)
-    D[:, 0] = [True, True, True, False, False, False]
-    if D[:, 0].tobytes() not in sign_set(P):  # a non-chamber sign vector must be refused
-        with pytest.raises(SolverError):
-            hp._finish(X, red, D, bad, method="exact", pattern_set="chamber")
+    # 6 generic planes in R^3 have 32 < 2^6 chambers: some sign vector is not a chamber
+    missing = next(s for s in itertools.product([False, True], repeat=6)
+                   if np.array(s).tobytes() not in sign_set(P))
+    bad = hp._pack(np.array([missing]) ^ (red.orient < 0))
+    with pytest.raises(SolverError):
+        hp._finish_chambers(X, red, bad, np.zeros((1, 3)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -446,6 +552,24 @@ def test_sampling_drops_zero_pattern_and_seeds_differ():
     assert not np.array_equal(t.witnesses[:1], u.witnesses[:1])
 
 
+def test_sampling_degenerate_grid_and_zero_rows():
+    """Sampled patterns of a degenerate arrangement (3 x 3 grid + bias) are chambers (oracle count)
+    and reach all nonzero chambers; zero rows are always active (so D = 0 never occurs there)."""
+    pts = [(i, j) for i in range(3) for j in range(3)]
+    X = np.array([[i, j, 1.0] for i, j in pts])
+    exact = exact_chambers(X)
+    assert exact.p == planar_points_count(pts)
+    s = sample_patterns(X, 20_000, seed=0)
+    assert sign_set(s) == sign_set(exact.nonzero())
+    Xz = np.vstack([X, np.zeros((2, 3))])
+    sz = sample_patterns(Xz, 20_000, seed=0)
+    assert np.all(sz.D[-2:])
+    # the chamber with every nonzero row inactive has D != 0 here (zero rows active): it is kept
+    top = {sz.D[:-2, k].tobytes() for k in range(sz.p)}
+    assert top == sign_set(s) | {np.zeros(9, bool).tobytes()}
+    assert sz.p == s.p + 1 and sign_set(sz) == sign_set(exact_chambers(Xz))
+
+
 # --------------------------------------------------------------------------------------------------
 # auto, Cover bound, input validation
 
@@ -480,7 +604,8 @@ def test_cover_count_values():
 
 
 @pytest.mark.parametrize("bad", [np.array([[1.0, np.nan]]), np.array([[np.inf, 1.0]]),
-                                 np.zeros((0, 3)), np.zeros((3, 0)), np.ones(3), [["a", "b"]]])
+                                 np.zeros((0, 3)), np.zeros((3, 0)), np.ones(3), [["a", "b"]],
+                                 np.array([[1 + 1j, 0.0]])])
 def test_bad_input(bad):
     for fn in (exact_chambers, exact_ge_patterns, lambda X: sample_patterns(X, 10, 0),
                enumerate_patterns):
@@ -513,19 +638,25 @@ def test_cache_round_trip(tmp_path):
         assert (a.method, a.complete, a.rank, a.pattern_set, a.n_samples, a.seed) == \
                (b.method, b.complete, b.rank, b.pattern_set, b.n_samples, b.seed)
     with np.load(first.path, allow_pickle=False) as z:  # readable without pickle
-        assert {"D_packed", "witnesses", "key"} <= set(z.files)
+        assert {"Dt_packed", "witnesses", "key"} <= set(z.files)
+        assert all(z[f].dtype != object for f in z.files)
     s1 = cached_patterns(X, "sample", n_samples=100, seed=4, cache_dir=tmp_path)
     s2 = cached_patterns(X, "sample", n_samples=100, seed=4, cache_dir=tmp_path)
     assert not s1.hit and s2.hit and s2.patterns.n_samples == 100 and s2.patterns.seed == 4
     assert np.array_equal(s1.patterns.D, s2.patterns.D)
     assert cached_patterns(X, "sample", n_samples=100, seed=5, cache_dir=tmp_path).hit is False
-    # exact results do not depend on the seed: same key
+    assert not second.patterns.D.flags.writeable and not second.patterns.witnesses.flags.writeable
+    # exact results do not depend on the seed: same key; the default sample size is spelled out
     assert cache_key(X, "exact", seed=1) == cache_key(X, "exact", seed=2)
     assert cache_key(X, "exact") != cache_key(X + 1e-9, "exact")
+    assert cache_key(X, "sample") == cache_key(X, "sample", n_samples=DEFAULT_N_SAMPLES)
+    assert cache_key(X, "auto", max_exact=10) != cache_key(X, "auto", max_exact=11)
+    assert cache_key(X, "exact") != cache_key(X, "exact", pattern_set="ge")
     assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())  # atomic writes
 
 
-@pytest.mark.parametrize("corruption", ["garbage", "truncated", "empty", "tampered", "wrong_key"])
+@pytest.mark.parametrize("corruption", ["garbage", "truncated", "empty", "tampered", "wrong_key",
+                                        "old_format", "other_data"])
 def test_corrupt_cache_file_is_ignored(tmp_path, corruption):
     X = gaussian_rank_r(8, 3, seed=1)
     res = cached_patterns(X, "exact", cache_dir=tmp_path)
@@ -546,6 +677,14 @@ def test_corrupt_cache_file_is_ignored(tmp_path, corruption):
     elif corruption == "wrong_key":
         save_patterns(cache_key(X, "sample", n_samples=5), res.patterns, tmp_path)
         os.replace(tmp_path / f"patterns-{cache_key(X, 'sample', n_samples=5)}.npz", path)
+    elif corruption == "old_format":
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {f: z[f] for f in z.files}
+        arrays["format"] = np.array(1)
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    elif corruption == "other_data":  # right key, but the list of another X (same shape)
+        save_patterns(key, exact_chambers(gaussian_rank_r(8, 3, seed=2)), tmp_path)
     assert load_patterns(key, X, tmp_path) is None
     again = cached_patterns(X, "exact", cache_dir=tmp_path)
     assert not again.hit and np.array_equal(again.patterns.D, res.patterns.D)
@@ -619,15 +758,29 @@ def test_cli_json_exact_and_sample(tmp_path, capsys):
     assert rc == 0 and "num_patterns" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("content,needle", [
-    ("x0,y\n1,abc\n2,3\n", "non-numeric"),
-    ("x0,y\n1,nan\n2,3\n", "NaN"),
-    ("", "empty"),
-    ("x0,x1\n1,2\n", "target column"),
-    (b"x0,y\n\xff\xfe\x00\x81,1\n", "cannot read"),
-    (None, "not found"),
-])
-def test_cli_bad_csv_exit_2(tmp_path, capsys, content, needle):
+BAD_CSV = {
+    "non_numeric": ("x0,y\n1,abc\n2,3\n", "non-numeric value 'abc' in column 'y', data row 1"),
+    "nan": ("x0,y\n1,nan\n2,3\n", "non-finite value 'nan' in column 'y', data row 1"),
+    "inf": ("x0,y\n1,2\n-inf,3\n", "non-finite value '-inf' in column 'x0', data row 2"),
+    "overflow": ("x0,y\n1e999,2\n", "non-finite value '1e999'"),
+    "empty_cell": ("x0,y\n1,\n2,3\n", "missing value in column 'y', data row 1"),
+    "short_row": ("x0,x1,y\n1,2\n3,4,5\n", "missing value in column 'y', data row 1"),
+    "long_row": ("x0,y\n5,1,2\n6,2,3\n", "Expected 2 fields in line 2, saw 3"),
+    "empty_file": ("", "data file is empty"),
+    "blank_file": ("\n\n", "data file is empty"),
+    "header_only": ("x0,y\n", "header but no rows"),
+    "missing_target": ("x0,x1\n1,2\n", "target column 'y' not found"),
+    "only_target": ("y\n1\n", "no feature columns"),
+    "unnamed_column": (",x0,y\n0,1,2\n", "empty column name"),
+    "duplicate_column": ("x0,x0,y\n1,2,3\n", "duplicate column name 'x0'"),
+    "not_utf8": (b"x0,y\n\xff\xfe\x00\x81,1\n", "cannot read"),
+    "missing_file": (None, "data file not found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CSV))
+def test_cli_bad_csv_exit_2(tmp_path, capsys, case):
+    content, needle = BAD_CSV[case]
     path = tmp_path / "bad.csv"
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -637,16 +790,44 @@ def test_cli_bad_csv_exit_2(tmp_path, capsys, content, needle):
     captured = capsys.readouterr()
     assert rc == 2 and captured.out == ""
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in captured.err
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    assert lines[0].startswith("hiddenconvex patterns: error: ")
+    assert needle in lines[0] and "bad.csv" in lines[0]  # names the problem and the file
 
 
-def test_cli_unreadable_path_and_bad_options(tmp_path, capsys):
+def test_cli_unreadable_path_and_bad_options(tmp_path, capsys, monkeypatch):
     assert main(["patterns", str(tmp_path), "--no-cache"]) == 2  # a directory
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "directory" in err[0]
     csv = _write_csv(tmp_path / "d.csv", np.eye(3))
     for opts in (["--samples", "0"], ["--seed", "-2"], ["--max-exact", "0"]):
         assert main(["patterns", str(csv), "--no-cache", *opts]) == 2
-        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and opts[0] in err[0]
+    # an unreadable file (permissions cannot be tested as root: simulate the OS error)
+    import pandas as pd
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_csv", denied)
+    assert main(["patterns", str(csv), "--no-cache"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read" in err[0] and "Permission denied" in err[0]
+
+
+def test_load_csv_valid_variants(tmp_path):
+    from hiddenconvex.datasets import load_csv
+
+    path = tmp_path / "ok.csv"
+    path.write_bytes("\ufefftarget, a ,b\n1, 2,3\n-1,4.5e0 ,  6\n\n0,-0,7\n".encode())
+    ds = load_csv(path, target="target", bias=True)
+    assert ds.features == ("a", "b", "(bias)") and ds.name == "ok"
+    np.testing.assert_array_equal(ds.X, [[2, 3, 1], [4.5, 6, 1], [0, 7, 1]])
+    np.testing.assert_array_equal(ds.y, [1, -1, 0])
+    assert ds.meta == {"path": str(path), "target": "target", "bias": True}
+    with pytest.raises(InputError, match="target column 'y' not found"):
+        load_csv(path)
 
 
 def test_cli_subprocess_entry_point(tmp_path):
@@ -705,3 +886,34 @@ def test_slow_cover_count_large(n, r):
         S = X @ P.witnesses[c0:c0 + 20_000].T
         assert np.all(np.where(P.D[:, c0:c0 + 20_000], S, -S) > 0)
     assert np.unique(np.packbits(P.D, axis=0).T, axis=0).shape[0] == P.p
+
+
+@pytest.mark.slow
+def test_slow_planar_grid_20x20():
+    """400 grid points + bias (97,870 chambers, thousands of lines through 3..20 points)."""
+    pts = [(i, j) for i in range(20) for j in range(20)]
+    X = np.array([[i, j, 1.0] for i, j in pts])
+    P = exact_chambers(X)
+    assert P.p == planar_points_count(pts)
+    for c0 in range(0, P.p, 20_000):
+        S = X @ P.witnesses[c0:c0 + 20_000].T
+        assert np.all(np.where(P.D[:, c0:c0 + 20_000], S, -S) > 0)
+    assert np.unique(np.packbits(P.D, axis=0).T, axis=0).shape[0] == P.p
+
+
+@pytest.mark.parametrize("X, p", [
+    ([[1e5, 0.0], [1e5, -1e-10]], 2),       # independent only at rounding level: one hyperplane
+    ([[1.0, 0.0], [1.0, -1e-15]], 2),
+    ([[1.0, 0.0, 0.0], [1.0, -1e-15, 0.0], [0.0, 0.0, 1.0]], 4),
+    ([[1.0, 0.0], [1.0, -1e-6]], 4),        # clearly two hyperplanes
+])
+def test_rows_parallel_up_to_rounding_merge_consistently(X, p):
+    """The rank test and the parallel-row merge must agree: rows merged as one hyperplane give the
+    chambers of the merged arrangement (before: a rank-2 sweep over one line divided by zero)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P = exact_chambers(np.array(X))
+    assert P.p == p and np.unique(P.D, axis=1).shape[1] == p
+    S = np.where(P.D, 1.0, -1.0)
+    Xa = np.array(X)
+    assert np.all(np.sign(Xa @ P.witnesses.T) == S)  # witnesses strictly inside their chambers

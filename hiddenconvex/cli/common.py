@@ -20,7 +20,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 def add_pattern_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=["exact", "sample", "auto"], default="auto",
                    help="pattern enumeration (default: auto = exact when the Cover bound is small)")
-    p.add_argument("--samples", type=int, default=None, help="number of Gaussian gates for sampling")
+    p.add_argument("--samples", type=int, default=None,
+                   help="number of Gaussian gates for sampling")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the pattern cache")
 

@@ -3,7 +3,9 @@
 Exact chamber enumeration, Gaussian-gate sampling, or ``auto`` (exact when Cover's bound is at most
 ``--max-exact``). Results are cached on disk (``--no-cache`` to skip, ``--cache-dir`` or the
 ``HIDDENCONVEX_CACHE_DIR`` environment variable to relocate). ``--json`` prints one object with
-n, d, rank, method, num_patterns, complete, seconds, cache_hit, samples and seed.
+data, n, d, rank, bias, method (the one used), method_requested, pattern_set, num_patterns,
+num_nonzero_patterns, complete, cover_bound, max_exact, samples and seed (null unless sampled),
+seconds, cache_hit and cache_path. Input errors: one line on stderr, exit status 2.
 """
 
 from __future__ import annotations
@@ -59,9 +61,16 @@ def run(args) -> int:
     if args.seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
     data = load_data(args)
-    res = cached_patterns(data.X, args.method, n_samples=args.samples, seed=args.seed,
-                          pattern_set=args.pattern_set, max_exact=args.max_exact,
-                          cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    bound = cover_bound(data.X)
+    try:
+        res = cached_patterns(data.X, args.method, n_samples=args.samples, seed=args.seed,
+                              pattern_set=args.pattern_set, max_exact=args.max_exact,
+                              cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    except MemoryError:
+        raise InputError(
+            f"out of memory enumerating the patterns of {data.name} (n = {data.X.shape[0]}, "
+            f"Cover bound {bound} chambers); use --method sample or --method auto"
+        ) from None
     P = res.patterns
     record = {
         "data": data.name,
@@ -75,10 +84,10 @@ def run(args) -> int:
         "num_patterns": P.p,
         "num_nonzero_patterns": int(P.D.any(axis=0).sum()),
         "complete": bool(P.complete),
-        "cover_bound": cover_bound(data.X),
+        "cover_bound": bound,
         "max_exact": args.max_exact,
         "samples": P.n_samples,
-        "seed": P.seed if P.method == "sample" else args.seed,
+        "seed": P.seed,
         "seconds": res.seconds,
         "cache_hit": res.hit,
         "cache_path": res.path,
