@@ -16,12 +16,20 @@ from ..errors import InputError, SolverError
 COMMANDS = ["patterns", "solve", "optimal_set", "verify", "run", "stability"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in one line (``prog: error: message``, exit 2), without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hiddenconvex",
         description="Exact optimal sets of regularized two-layer ReLU networks (hidden convex program).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     for name in COMMANDS:
         try:
             mod = importlib.import_module(f"{__name__}.{name}")
