@@ -88,6 +88,7 @@ class BlockWeights:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] != self.D.shape[0] or X.shape[1] != self.W.shape[1]:
             raise InputError(
-                f"X of shape {X.shape} does not match blocks (n={self.D.shape[0]}, d={self.W.shape[1]})"
+                f"X of shape {X.shape} does not match blocks "
+                f"(n={self.D.shape[0]}, d={self.W.shape[1]})"
             )
         return X

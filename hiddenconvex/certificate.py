@@ -22,12 +22,13 @@ Block order is that of :mod:`hiddenconvex.blocks`: blocks ``0..p-1`` have γ = +
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import nnls
 
-from .errors import InputError, check_matrix, check_vector
+from .errors import InputError, SolverError, check_matrix, check_vector
 from .objective import Problem
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "max_correlation",
     "beta_max",
     "chamber_bound",
+    "chamber_facets",
     "complete_chambers",
     "Certificate",
     "certify",
@@ -44,8 +46,11 @@ __all__ = [
 ]
 
 #: Largest Cover bound on the number of chambers for which :func:`certify` enumerates all chambers
-#: itself when it is handed an incomplete pattern list.
-DEFAULT_MAX_CHAMBERS = 4096
+#: itself when it is handed an incomplete (sampled) pattern list. The certificate is what makes a
+#: sampled solve trustworthy, and it is much cheaper than the program on all chambers: at the
+#: limit (e.g. n = 400 points in general position in R^3, 159,602 chambers) enumeration, facets and
+#: M(λ) take about 20 s on one core, while the full program would be far out of reach.
+DEFAULT_MAX_CHAMBERS = 200_000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,8 +84,14 @@ def project_cone(g, A) -> np.ndarray:
 
 
 def _polar_nnls(g: np.ndarray, A: np.ndarray) -> np.ndarray:
-    mu, _ = nnls(A.T, -g, maxiter=max(50, 10 * A.shape[0]))
-    return g + A.T @ mu
+    m = A.shape[0]
+    for maxiter in (max(50, 10 * m), 100 * max(50, m)):
+        try:
+            mu, _ = nnls(A.T, -g, maxiter=maxiter)
+        except RuntimeError:  # iteration limit: retry once with a larger one
+            continue
+        return g + A.T @ mu
+    raise SolverError(f"NNLS cone projection did not converge ({m} constraints, d = {A.shape[1]})")
 
 
 def _pattern_matrix(patterns, n: int) -> np.ndarray:
@@ -95,31 +106,271 @@ def _pattern_matrix(patterns, n: int) -> np.ndarray:
     return D
 
 
+def _is_chamber_list(patterns) -> bool:
+    """A Patterns object that provably lists every chamber (so facets can be read off it)."""
+    return (getattr(patterns, "complete", False)
+            and getattr(patterns, "pattern_set", None) == "chamber")
+
+
+# --------------------------------------------------------------------------------------------------
+# Facets of the chamber cones
+
+_HASH_SEED = 0x5EED_F00D
+_CHUNK = 1 << 22  # entries per (rows x patterns) work block
+
+
+def _column_hashes(D: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """h_k = sum_j D[j, k] r_j mod 2^64 for every column of the bool matrix D (n, p)."""
+    n, p = D.shape
+    out = np.empty(p, dtype=np.uint64)
+    step = max(1, _CHUNK // max(n, 1))
+    for a in range(0, p, step):
+        out[a:a + step] = np.where(D[:, a:a + step], r[:, None], np.uint64(0)).sum(
+            axis=0, dtype=np.uint64)
+    return out
+
+
+class _HashSet:
+    """Open-addressing hash table of uint64 keys (uniformly random hashes), vectorized look-ups.
+
+    Table size >= 4 x the number of keys, slot = top bits of the key, linear probing: a look-up
+    costs about 1.2 random reads (a sorted-array binary search costs log2 P).
+    """
+
+    def __init__(self, keys: np.ndarray):
+        bits = max(4, int(np.ceil(np.log2(4 * max(keys.size, 1)))))
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.zeros(self.mask + 1, dtype=np.uint64)
+        self.index = np.full(self.mask + 1, -1, dtype=np.intp)
+        todo = np.arange(keys.size)
+        pos = (keys >> self.shift).astype(np.intp)
+        while todo.size:
+            free = self.index[pos[todo]] < 0
+            cand = todo[free]
+            _, first = np.unique(pos[cand], return_index=True)  # one winner per free slot
+            win = cand[first]
+            self.keys[pos[win]] = keys[win]
+            self.index[pos[win]] = win
+            placed = np.zeros(keys.size, dtype=bool)
+            placed[win] = True
+            todo = todo[~placed[todo]]
+            pos[todo] = (pos[todo] + 1) & self.mask
+
+    def find(self, h: np.ndarray) -> np.ndarray:
+        """Index of each key of ``h`` in the table's key list, -1 if absent (any shape)."""
+        flat = h.reshape(-1)
+        out = np.full(flat.size, -1, dtype=np.intp)
+        pos = (flat >> self.shift).astype(np.intp)
+        active = np.arange(flat.size)
+        while active.size:
+            slot = pos[active]
+            idx = self.index[slot]
+            hit = (idx >= 0) & (self.keys[slot] == flat[active])
+            out[active[hit]] = idx[hit]
+            active = active[(idx >= 0) & ~hit]  # occupied by another key: probe on
+            pos[active] = (pos[active] + 1) & self.mask
+        return out.reshape(h.shape)
+
+
+def chamber_facets(X, patterns, chambers=None) -> np.ndarray:
+    r"""Rows of X that define each pattern's cone: the facets of the chamber cones.
+
+    For a chamber :math:`s` (pattern :math:`D_s`) the closed cone
+    :math:`C(D_s) = \{u : s_j x_j^T u \ge 0\ \forall j\}` is the intersection of its facet
+    half-spaces only; the other rows are redundant. Two exact ways to find the facets:
+
+    * with the complete chamber list (``chambers``): a hyperplane :math:`H = x_j^\perp` is a
+      facet of the chamber :math:`s` iff flipping the signs of all rows lying on :math:`H` gives
+      another chamber (cross the facet at a point of its relative interior; conversely, on the
+      segment between interior points of the two chambers only :math:`H` changes sign). A table
+      look-up, done on 64-bit column hashes (a hash collision can only keep an extra, redundant
+      row; it never drops a facet). Rows on the same hyperplane (parallel or anti-parallel) are
+      recognized from the chamber list itself (equal or complementary sign rows) and represented
+      by one row;
+    * from a witness :math:`u` strictly inside the chamber (``chambers=None``; the witnesses of
+      :class:`~hiddenconvex.patterns.Patterns`): the facets of :math:`C` are the extreme rays of
+      its polar generators :math:`a_j = s_j x_j`, i.e. the vertices of the convex hull of
+      :math:`a_j / a_j^T u` in the affine hyperplane :math:`u^T v = 1` (all :math:`a_j^T u > 0`);
+      computed by Qhull in rank(X) − 1 dimensions (exact up to Qhull's rounding tolerance).
+
+    Zero rows are never needed. Patterns that are not chambers (absent from ``chambers``, or
+    without a strictly interior witness) keep every nonzero row, which is always exact.
+
+    The chamber cones are degenerate at the apex w = 0, where every defining row is active: in
+    the convex program most blocks are zero at the optimum, and dropping the redundant rows is
+    what keeps interior-point solvers (exponential cone: logistic loss) from stalling, besides
+    shrinking the problem about n/(2 rank X)-fold.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    patterns : Patterns or bool array, shape (n, p)
+        The patterns whose cones are described (a Patterns object when ``chambers`` is None).
+    chambers : Patterns or bool array, shape (n, P), optional
+        ALL chambers of X (e.g. :func:`hiddenconvex.patterns.exact_chambers`); an incomplete list
+        gives wrong facets.
+
+    Returns
+    -------
+    bool array, shape (n, p)
+        ``F[j, k]``: keep row j for pattern k.
+    """
+    X = check_matrix(X)
+    n = X.shape[0]
+    D = _pattern_matrix(patterns, n)
+    if chambers is None:
+        witnesses = getattr(patterns, "witnesses", None)
+        if witnesses is None:
+            raise InputError("chamber_facets needs `chambers` or Patterns with witnesses")
+        return _witness_facets(X, D, np.asarray(witnesses, dtype=np.float64))
+    return _flip_facets(X, D, _pattern_matrix(chambers, n))
+
+
+def _flip_facets(X: np.ndarray, D: np.ndarray, Dfull: np.ndarray) -> np.ndarray:
+    n, p = D.shape
+    P = Dfull.shape[1]
+    nz = np.any(X != 0, axis=1)
+    F = np.zeros((n, p), dtype=bool)
+    F[nz] = True
+    rows = np.flatnonzero(nz)
+    if p == 0 or rows.size == 0 or P == 0:
+        return F
+    # hyperplane of each nonzero row: rows with equal or complementary chamber sign rows
+    canon = np.where(Dfull[rows, :1], Dfull[rows], ~Dfull[rows])
+    if np.any(canon.all(axis=1)):  # a nonzero row with one sign in every chamber: not complete
+        raise InputError("chamber_facets: `chambers` is not the complete chamber list of X")
+    _, first, grp = np.unique(np.packbits(canon, axis=1), axis=0, return_index=True,
+                              return_inverse=True)
+    grp = grp.reshape(-1)
+    order = np.argsort(grp, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(grp[order]) != 0])
+    members = rows[order]  # nonzero rows sorted by hyperplane
+    rep = rows[first]  # one row per hyperplane (group g has representative rep[g])
+    r = np.random.default_rng(_HASH_SEED).integers(0, np.iinfo(np.uint64).max, size=n,
+                                                    dtype=np.uint64, endpoint=True)
+    neg_r = np.invert(r) + np.uint64(1)  # -r mod 2^64
+    table = _HashSet(_column_hashes(Dfull, r))
+    h = _column_hashes(D, r)
+    where = table.find(h)
+    is_chamber = np.zeros(p, dtype=bool)
+    cand = np.flatnonzero(where >= 0)
+    if cand.size:  # exact check of the look-up (the pattern itself must be a chamber)
+        same = np.all(D[:, cand] == Dfull[:, where[cand]], axis=0)
+        is_chamber[cand[same]] = True
+    cols = np.flatnonzero(is_chamber)
+    F[:, cols] = False
+    step = max(1, _CHUNK // members.size)
+    for a in range(0, cols.size, step):
+        c = cols[a:a + step]
+        # hash of the pattern with hyperplane g flipped: h + sum_{j in g} (1 - 2 D_j) r_j
+        T = np.where(D[np.ix_(members, c)], neg_r[members, None], r[members, None])
+        delta = T if starts.size == members.size else np.add.reduceat(T, starts, axis=0)
+        F[np.ix_(rep, c)] = table.find(h[c][None, :] + delta) >= 0  # delta: (L, len(c))
+    return F
+
+
+def _witness_facets(X: np.ndarray, D: np.ndarray, witnesses: np.ndarray) -> np.ndarray:
+    from scipy.spatial import ConvexHull, QhullError
+
+    n, p = D.shape
+    if witnesses.shape != (p, X.shape[1]):
+        raise InputError(f"witnesses must have shape {(p, X.shape[1])}, got {witnesses.shape}")
+    nz = np.flatnonzero(np.any(X != 0, axis=1))
+    F = np.zeros((n, p), dtype=bool)
+    F[nz] = True
+    if nz.size == 0:
+        return F
+    _, s, Vt = np.linalg.svd(X[nz], full_matrices=False)
+    r = int(np.count_nonzero(s > s[0] * max(X.shape) * np.finfo(np.float64).eps))
+    Xr = X[nz] @ Vt[:r].T  # rank-r coordinates (same inner products with row(X))
+    Ur = witnesses @ Vt[:r].T
+    S = np.where(D[nz], 1.0, -1.0)  # (m, p)
+    T = S * (Xr @ Ur.T)  # a_j^T u for every row and pattern
+    inside = np.all(T > 0, axis=0)
+    for k in np.flatnonzero(inside):
+        Pk = (S[:, k, None] * Xr) / T[:, k, None]  # on the hyperplane u^T v = 1
+        if r == 1:
+            keep = np.array([0])
+        else:
+            u = Ur[k] / np.linalg.norm(Ur[k])
+            Q, _ = np.linalg.qr(np.column_stack([u, np.eye(r)]))  # Q[:, 0] = ±u
+            coords = Pk @ Q[:, 1:r]
+            if r == 2:
+                c = coords[:, 0]
+                keep = np.array([np.argmin(c), np.argmax(c)])
+            else:
+                try:
+                    keep = ConvexHull(coords).vertices
+                except (QhullError, ValueError):
+                    continue  # degenerate for Qhull: keep every row of this pattern
+        F[nz, k] = False
+        F[nz[keep], k] = True
+    return F
+
+
+_FACET_CACHE: dict[int, tuple] = {}
+
+
+def _cached_facets(X: np.ndarray, chambers) -> np.ndarray:
+    """Facets of a complete chamber list, cached per list object (they depend on X only through
+    its zero rows), so that repeated certificates against one list pay for them once."""
+    key = id(chambers)
+    nzb = np.packbits(np.any(X != 0, axis=1)).tobytes()
+    hit = _FACET_CACHE.get(key)
+    if hit is not None and hit[0]() is chambers and hit[1] == nzb:
+        return hit[2]
+    F = _flip_facets(X, chambers.D, chambers.D)
+    F.setflags(write=False)
+    ref = weakref.ref(chambers, lambda _, k=key: _FACET_CACHE.pop(k, None))
+    _FACET_CACHE[key] = (ref, nzb, F)
+    return F
+
+
+def _resolve_facets(X, D, patterns, facets):
+    """Rows used for the projections: the given facets, the facets of a complete chamber list,
+    or every nonzero row."""
+    n = X.shape[0]
+    if facets is not None:
+        F = np.asarray(facets, dtype=bool)
+        if F.shape != D.shape:
+            raise InputError(f"facets must have shape {D.shape}, got {F.shape}")
+        return F
+    if _is_chamber_list(patterns):
+        return _cached_facets(X, patterns)
+    return np.broadcast_to(np.any(X != 0, axis=1)[:, None], (n, D.shape[1]))
+
+
 def _block_gradients(X, lam, patterns):
-    """Validated inputs and the unprojected block vectors g_b = γ_b X^T D_b λ, shape (2p, d)."""
+    """Validated inputs, the block vectors g_b = γ_b X^T D_b λ (2p, d), and which blocks already
+    lie in their cone (then Π(g_b) = g_b). Computed in chunks of patterns (bounded memory)."""
     X = check_matrix(X)
     lam = check_vector(lam, X.shape[0], "lam")
     D = _pattern_matrix(patterns, X.shape[0])
-    G = (X.T @ (D * lam[:, None])).T  # (p, d): X^T D_k λ
-    G2 = np.concatenate([G, -G], axis=0)
-    S = np.where(D, 1.0, -1.0)
-    S2 = np.concatenate([S, S], axis=1)  # (n, 2p): rows of A_b = diag(S2[:, b]) X
-    return X, G2, S2
+    n, p = D.shape
+    G = np.empty((p, X.shape[1]))
+    inside = np.empty(2 * p, dtype=bool)
+    Xl = X * lam[:, None]
+    step = max(1, _CHUNK // max(n, 1))
+    for a in range(0, p, step):
+        e = min(a + step, p)
+        Dc = D[:, a:e]
+        Gc = Dc.T.astype(np.float64) @ Xl  # (c, d): X^T D_k λ
+        SXG = np.where(Dc, 1.0, -1.0) * (X @ Gc.T)  # (n, c): rows of A_k g_k for γ = +1
+        G[a:e] = Gc
+        inside[a:e] = np.all(SXG >= 0, axis=0)
+        inside[p + a:p + e] = np.all(SXG <= 0, axis=0)  # γ = −1: g = −X^T D_k λ
+    return X, D, np.concatenate([G, -G], axis=0), inside
 
 
-def _inside(X, G2, S2) -> np.ndarray:
-    """Blocks whose g_b already lies in its cone (then Π(g_b) = g_b)."""
-    if G2.shape[0] == 0:
-        return np.zeros(0, dtype=bool)
-    return np.all(S2 * (X @ G2.T) >= 0, axis=0)
-
-
-def _project_block(X, nz, g, s) -> np.ndarray:
-    A = s[nz, None] * X[nz]
+def _project_block(X, D, F, b, g) -> np.ndarray:
+    k = b % D.shape[1]
+    rows = F[:, k]
+    A = np.where(D[rows, k], 1.0, -1.0)[:, None] * X[rows]
     return _polar_nnls(g, A)
 
 
-def cone_projections(X, lam, patterns) -> np.ndarray:
+def cone_projections(X, lam, patterns, *, facets=None) -> np.ndarray:
     r"""All block projections :math:`\Pi_{C_b}(\gamma_b X^T D_b \lambda)`.
 
     Parameters
@@ -128,43 +379,49 @@ def cone_projections(X, lam, patterns) -> np.ndarray:
     lam : array, shape (n,)
         Dual point.
     patterns : Patterns or bool array, shape (n, p)
+    facets : bool array, shape (n, p), optional
+        Rows defining each cone (:func:`chamber_facets`). Default: the facets when ``patterns``
+        is a complete chamber list, else every nonzero row (both exact; facets are faster).
 
     Returns
     -------
     array, shape (2p, d)
         Row ``b`` is the projection for block ``b`` (blocks ``p..2p-1`` have γ = −1).
     """
-    X, G2, S2 = _block_gradients(X, lam, patterns)
+    X, D, G2, inside = _block_gradients(X, lam, patterns)
+    F = _resolve_facets(X, D, patterns, facets)
     out = G2.copy()
-    nz = np.flatnonzero(np.any(X != 0, axis=1))
-    for b in np.flatnonzero(~_inside(X, G2, S2)):
-        out[b] = _project_block(X, nz, G2[b], S2[:, b])
+    for b in np.flatnonzero(~inside):
+        out[b] = _project_block(X, D, F, b, G2[b])
     return out
 
 
-def block_correlations(X, lam, patterns) -> np.ndarray:
+def block_correlations(X, lam, patterns, *, facets=None) -> np.ndarray:
     r"""Norms :math:`\|\Pi_{C_b}(\gamma_b X^T D_b\lambda)\|_2` of every block, shape (2p,)."""
-    return np.linalg.norm(cone_projections(X, lam, patterns), axis=1)
+    return np.linalg.norm(cone_projections(X, lam, patterns, facets=facets), axis=1)
 
 
-def max_correlation(X, lam, patterns) -> float:
+def max_correlation(X, lam, patterns, *, facets=None) -> float:
     r""":math:`M(\lambda)` over the given patterns (the true M when ``patterns`` are all chambers).
 
-    Projections are computed in decreasing order of :math:`\|g_b\|` and stopped as soon as
-    :math:`\|g_b\|` (an upper bound on :math:`\|\Pi(g_b)\|`) cannot beat the current maximum.
+    The blocks whose vector :math:`g_b` already lies in its cone are found at once (one matrix
+    product); the others are projected (NNLS on the cone's facet rows) in decreasing order of
+    :math:`\|g_b\|` and the sweep stops as soon as :math:`\|g_b\|` (an upper bound on
+    :math:`\|\Pi(g_b)\|`) cannot beat the current maximum.
     """
-    X, G2, S2 = _block_gradients(X, lam, patterns)
+    X, D, G2, inside = _block_gradients(X, lam, patterns)
     if G2.shape[0] == 0:
         return 0.0
     norms = np.linalg.norm(G2, axis=1)
-    inside = _inside(X, G2, S2)
     best = float(norms[inside].max(initial=0.0))
-    nz = np.flatnonzero(np.any(X != 0, axis=1))
-    todo = np.flatnonzero(~inside)
+    todo = np.flatnonzero(~inside & (norms > best))
+    if todo.size == 0:
+        return best
+    F = _resolve_facets(X, D, patterns, facets)
     for b in todo[np.argsort(-norms[todo], kind="stable")]:
         if norms[b] <= best:
             break
-        best = max(best, float(np.linalg.norm(_project_block(X, nz, G2[b], S2[:, b]))))
+        best = max(best, float(np.linalg.norm(_project_block(X, D, F, b, G2[b]))))
     return best
 
 
@@ -327,7 +584,8 @@ def _best_scale(loss, lam, y, M, beta) -> tuple[float, float]:
 
 def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_dual=None,
             tol: float = 1e-6, gap_tol: float | None = None, chambers=None,
-            max_chambers: int | None = DEFAULT_MAX_CHAMBERS) -> Certificate:
+            max_chambers: int | None = DEFAULT_MAX_CHAMBERS, facets=None,
+            pattern_facets=None) -> Certificate:
     r"""Certify a candidate with prediction ``yhat`` and objective ``primal`` (SPEC §2.4).
 
     Parameters
@@ -358,6 +616,12 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
         :math:`M = \beta(1+tol)` the bound may lose about ``tol`` times the regularization).
     chambers : Patterns, optional
         A complete chamber list to use (e.g. enumerated once for a regularization path).
+    max_chambers : int or None
+        Enumerate the chambers of an incomplete ``patterns`` only when Cover's bound is at most
+        this (``None``: always).
+    facets, pattern_facets : bool arrays, optional
+        Facet rows (:func:`chamber_facets`) of the complete chamber list and of ``patterns``;
+        computed when needed (they only speed up the projections).
 
     Returns
     -------
@@ -381,14 +645,18 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
         candidates.append(("solver", check_vector(solver_dual, problem.n, "solver_dual")))
     full, why = complete_chambers(X, patterns, chambers, max_chambers=max_chambers)
     if full is None:
-        M_patterns = None if patterns is None else max_correlation(X, lam, patterns)
+        M_patterns = (None if patterns is None
+                      else max_correlation(X, lam, patterns, facets=pattern_facets))
         return Certificate(M=None, M_patterns=M_patterns, beta=beta, certified=False,
                            complete=False, primal=primal, lower_bound=None, gap=None,
                            dual_value=float(loss.dual_value(lam, y)), t=None, num_chambers=None,
                            tol=tol, gap_tol=gap_tol, reasons=(why,), dual_source=source)
+    if facets is None and _is_chamber_list(full):
+        facets = _cached_facets(X, full)
     best = None
     for src, cand in candidates:
-        cert = _check(problem, cand, primal, patterns, full, tol, gap_tol, src)
+        cert = _check(problem, cand, primal, patterns, full, tol, gap_tol, src, facets,
+                      pattern_facets)
         if cert.certified:
             return cert
         if best is None or cert.lower_bound > best.lower_bound:
@@ -396,10 +664,16 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     return best
 
 
-def _check(problem, lam, primal, patterns, full, tol, gap_tol, source) -> Certificate:
+def _check(problem, lam, primal, patterns, full, tol, gap_tol, source, facets,
+           pattern_facets) -> Certificate:
     X, y, beta, loss = problem.X, problem.y, problem.beta, problem.loss
-    M_patterns = None if patterns is None else max_correlation(X, lam, patterns)
-    M = max_correlation(X, lam, full)
+    M = max_correlation(X, lam, full, facets=facets)
+    if patterns is None:
+        M_patterns = None
+    elif patterns is full:
+        M_patterns = M
+    else:
+        M_patterns = max_correlation(X, lam, patterns, facets=pattern_facets)
     t, lb = _best_scale(loss, lam, y, M, beta)
     gap = primal - lb
     reasons = []

@@ -10,13 +10,24 @@ with the loss :math:`\ell` of :mod:`hiddenconvex.losses` (squared ½‖ŷ−y‖
 logistic and hinge with labels ±1). Blocks ``0..p-1`` have γ = +1 and blocks ``p..2p-1`` have
 γ = −1 and reuse the pattern ``b mod p`` (:mod:`hiddenconvex.blocks`).
 
-The model is vectorized: one variable matrix per output sign, ``V_+`` and ``V_-`` of shape (r, p)
-(column k is the weight of pattern k), the prediction is ``z = sum(D ∘ (X V_+ − X V_-), axis=1)``,
-the cones are ``(2D−1) ∘ (X V_±) ≥ 0`` and the regularizer is ``sum(norm(V_±, 2, axis=0))``. β is
-a ``cp.Parameter``, so a path over β reuses the compiled problem (DPP). For rank-deficient X
-(r < d) the program is solved in R^r with :math:`\hat X = U_r\Sigma_r` and lifted back,
-:math:`w = V_r\hat w` (SPEC §1.3: same optimal value, norms preserved, the lifted weights lie in
-row(X)).
+The model is vectorized: one variable matrix per output sign, ``V_pos`` and ``V_neg`` of shape
+(r, q) (column k is the weight of the k-th pattern with a nonzero fit), the prediction is one
+sparse linear map of ``vec(V_pos) − vec(V_neg)``, the cones are one sparse inequality per sign, and
+the regularizer is ``sum(norm(V_±, 2, axis=0))``. β is a ``cp.Parameter``, so a path over β reuses
+the compiled problem (DPP).
+
+Three exact reductions keep the model small and well conditioned:
+
+* rank: for rank-deficient X (r < d) the program is solved in R^r with :math:`\hat X = U_r\Sigma_r`
+  and lifted back, :math:`w = V_r\hat w` (SPEC §1.3: same optimal value, norms preserved, the
+  lifted weights lie in row(X));
+* zero fit: patterns whose active rows are all zero rows of X (e.g. D = 0) have zero fit; their
+  blocks are 0 at every optimum and are left out of the model;
+* facets: each chamber cone is described by its facet rows only
+  (:func:`hiddenconvex.certificate.chamber_facets`, needs the complete chamber list) instead of all
+  n rows. At the apex w = 0 — where most blocks sit at the optimum — every defining row is active;
+  with all n rows interior-point solvers often stall on the logistic loss (exponential cone).
+  Without a complete chamber list every nonzero row is kept (still exact).
 """
 
 from __future__ import annotations
@@ -25,16 +36,24 @@ import time
 import warnings as _warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from .blocks import BlockWeights
-from .certificate import DEFAULT_MAX_CHAMBERS, Certificate, certify, complete_chambers
+from .certificate import (
+    DEFAULT_MAX_CHAMBERS,
+    Certificate,
+    certify,
+    chamber_facets,
+    complete_chambers,
+)
 from .errors import InputError, SolverError, check_beta, check_seed
 from .objective import ObjectiveValue, Problem, objective
 from .patterns import Patterns
-from .solvers import get_solver, solver_options, solver_version
+from .solvers import SolverInfo, get_solver, solver_options, solver_version
 
 __all__ = ["ConvexProgram", "ConvexSolution", "solve_convex", "regularization_path"]
 
@@ -65,23 +84,31 @@ class ConvexSolution:
         ``optimal`` or ``optimal_inaccurate`` (anything else raises :class:`SolverError`).
     solver, solver_version : str
     compile_seconds : float
-        cvxpy's compilation time (near zero on re-solves of a compiled program).
+        cvxpy's compilation time (small on re-solves of a compiled program).
     solve_seconds : float
-        Time reported by the solver.
+        Time reported by the solver (all attempts, see ``warnings``).
     iterations : int or None
+        Solver iterations (of the attempt returned).
     warnings : tuple of str
+        Everything short of a clean ``optimal`` solve: inaccurate status, a retry at a looser
+        tolerance, cone violations, cvxpy warnings.
     certificate : Certificate or None
         Global-optimality certificate (:func:`hiddenconvex.certificate.certify`).
     tol : float
-        Solver tolerance used.
+        Solver tolerance of the returned solution.
     rank : int
         Dimension of the space solved in (r = rank X when reduced, else d).
     dual_source : str
         Where ``dual`` comes from: ``"gradient"`` or ``"solver"``.
     solver_dual : array, shape (n,), or None
-        The solver's multiplier of ``z == prediction`` (projected onto the loss's dual domain).
-        It is dual feasible to the solver's tolerance and is tried by the certificate when
-        ``dual`` (whose error is that of ŷ, about sqrt(solver gap)) does not certify.
+        The solver's multiplier of the prediction constraint (projected onto the loss's dual
+        domain). It is dual feasible to the solver's tolerance and is tried by the certificate
+        when ``dual`` (whose error is that of ŷ, about sqrt(solver gap)) does not certify.
+    cone_violation : float
+        max over blocks and rows of −((2D_i − I) X w_i)_j, clipped at 0, relative to
+        max(1, max_i ‖X w_i‖_∞) (the solver's feasibility error).
+    build_seconds : float
+        Time to build the model (facets and cvxpy expressions), paid once per program.
     """
 
     problem: Problem
@@ -103,6 +130,8 @@ class ConvexSolution:
     rank: int | None = None
     dual_source: str = "gradient"
     solver_dual: np.ndarray | None = None
+    cone_violation: float = 0.0
+    build_seconds: float = 0.0
 
     @property
     def beta(self) -> float:
@@ -115,7 +144,7 @@ class ConvexSolution:
         return np.flatnonzero(norms > tol * scale)
 
     def to_record(self) -> dict:
-        """Flat dict (scalars only) for tables and JSON."""
+        """Flat dict (scalars and lists of strings only) for tables and JSON."""
         obj = self.objective
         rec = {
             "objective": obj.total,
@@ -137,9 +166,11 @@ class ConvexSolution:
             "solver": self.solver,
             "solver_version": self.solver_version,
             "tol": self.tol,
+            "build_seconds": self.build_seconds,
             "compile_seconds": self.compile_seconds,
             "solve_seconds": self.solve_seconds,
             "iterations": self.iterations,
+            "cone_violation": self.cone_violation,
             "dual_source": self.dual_source,
             "warnings": list(self.warnings),
         }
@@ -149,9 +180,21 @@ class ConvexSolution:
             "max_correlation": None if cert is None else cert.M,
             "lower_bound": None if cert is None else cert.lower_bound,
             "gap": None if cert is None else cert.gap,
+            "num_chambers": None if cert is None else cert.num_chambers,
             "certificate_reasons": [] if cert is None else list(cert.reasons),
         })
         return rec
+
+
+class _Attempt(NamedTuple):
+    """One solver run."""
+
+    status: str
+    value: float
+    compile_seconds: float
+    solve_seconds: float
+    iterations: int | None
+    notes: tuple[str, ...]
 
 
 def _reduction(X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -163,6 +206,22 @@ def _reduction(X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if r >= d:
         return X, None
     return U[:, :r] * s[:r], Vt[:r].T
+
+
+def _block_operator(Xm: np.ndarray, rows: np.ndarray, cols: np.ndarray, coef: np.ndarray,
+                    q: int, out: np.ndarray | None = None, m: int | None = None) -> sp.csr_matrix:
+    """Sparse map of vec(V) (column-major, V of shape (r, q)) whose output entry ``out[i]``
+    (default ``i``; entries with equal ``out`` are summed) receives
+    ``coef[i] * Xm[rows[i]] @ V[:, cols[i]]``; ``m`` output entries (default ``len(rows)``)."""
+    r = Xm.shape[1]
+    out = np.arange(rows.size) if out is None else out
+    m = rows.size if m is None else m
+    data = (coef[:, None] * Xm[rows]).ravel()
+    ii = np.repeat(out, r)
+    jj = (cols[:, None] * r + np.arange(r)[None, :]).ravel()
+    A = sp.csr_matrix((data, (ii, jj)), shape=(m, r * q))
+    A.eliminate_zeros()
+    return A
 
 
 class ConvexProgram:
@@ -177,17 +236,28 @@ class ConvexProgram:
     reduce : bool
         Solve in R^r when r = rank X < d (SPEC §1.3) and lift the weights.
     chambers : Patterns, optional
-        Complete chamber list for the certificates (default: ``patterns`` when complete, else
-        enumerated at the first certificate when affordable).
+        Complete chamber list, for the certificates (and the facets of the cones). Default:
+        ``patterns`` when complete, else enumerated at the first certificate when Cover's bound
+        is at most ``max_chambers`` (:func:`hiddenconvex.certificate.complete_chambers`).
+    max_chambers : int or None
+        Limit for enumerating the chambers of an incomplete list (``None``: no limit).
+    facets : bool
+        Describe each chamber cone by its facet rows only
+        (:func:`~hiddenconvex.certificate.chamber_facets`: from the complete chamber list when
+        known, else from the patterns' witnesses). ``False`` keeps every nonzero row (same
+        program, larger and harder for interior-point solvers).
 
     Notes
     -----
     The problem is compiled by cvxpy at the first :meth:`solve` and the compiled form is reused by
-    later solves (any β, same solver). Variables ``V_pos``, ``V_neg`` have shape (r, p).
+    later solves (any β, same solver). ``V_pos``, ``V_neg`` have shape (r, q), where ``kept``
+    (length q) lists the patterns with a nonzero fit.
     """
 
     def __init__(self, problem: Problem, patterns: Patterns, *, reduce: bool = True,
-                 chambers: Patterns | None = None):
+                 chambers: Patterns | None = None,
+                 max_chambers: int | None = DEFAULT_MAX_CHAMBERS, facets: bool = True):
+        t0 = time.perf_counter()
         if not isinstance(problem, Problem):
             raise InputError(f"expected a Problem, got {type(problem).__name__}")
         if not isinstance(patterns, Patterns):
@@ -198,49 +268,83 @@ class ConvexProgram:
             raise InputError(
                 f"pattern witnesses have d = {patterns.d} but X has {problem.d} columns"
             )
+        if chambers is not None and chambers.n != problem.n:
+            raise InputError(f"chambers have n = {chambers.n} rows but X has {problem.n}")
         self.problem = problem
         self.patterns = patterns
         X = problem.X
+        if chambers is not None and not getattr(chambers, "complete", False):
+            raise InputError("`chambers` must be a complete chamber list (complete = True)")
+        full = chambers if chambers is not None else (patterns if patterns.complete else None)
+        self._chambers: Patterns | None = full  # enumerated at the first certificate if None
+        self._enumerated = full is not None
+        self.max_chambers = max_chambers
         Xm, lift = _reduction(X) if reduce else (X, None)
         self.lift = lift
         self.rank = Xm.shape[1]
         n, p = problem.n, patterns.p
+        D = patterns.D
+        nz = np.any(X != 0, axis=1)
+        self.kept = np.flatnonzero((D & nz[:, None]).any(axis=0))
+        q = self.kept.size
         self.beta = cp.Parameter(nonneg=True, value=problem.beta, name="beta")
-        self.trivial = p == 0 or self.rank == 0
-        if chambers is not None and not getattr(chambers, "complete", False):
-            raise InputError("`chambers` must be a complete chamber list (complete = True)")
-        if chambers is not None and chambers.n != problem.n:
-            raise InputError(f"chambers have n = {chambers.n} rows but X has {problem.n}")
-        self._chambers = chambers
+        self.trivial = q == 0 or self.rank == 0
+        self.facets_method = "all rows"
+        self.facets = np.broadcast_to(nz[:, None], (n, p)).copy()
+        if facets and full is not None and full.pattern_set == "chamber":
+            self.facets, self.facets_method = chamber_facets(X, patterns, full), "chambers"
+        elif facets and patterns.pattern_set == "chamber":
+            self.facets, self.facets_method = chamber_facets(X, patterns), "witnesses"
         if self.trivial:  # every block has zero fit: W = 0 is the unique optimum
             self.cvx = None
+            self.build_seconds = time.perf_counter() - t0
             return
-        D = patterns.D.astype(np.float64)
-        S = 2.0 * D - 1.0
-        self.V_pos = cp.Variable((self.rank, p), name="V_pos")
-        self.V_neg = cp.Variable((self.rank, p), name="V_neg")
+        Dk = D[:, self.kept]
+        pj, pk = np.nonzero(Dk & nz[:, None])
+        B = _block_operator(Xm, pj, pk, np.ones(pj.size), q, out=pj, m=n)  # z = B (vp − vn)
+        fj, fk = np.nonzero(self.facets[:, self.kept])
+        A = _block_operator(Xm, fj, fk, np.where(Dk[fj, fk], 1.0, -1.0), q)
+        self.V_pos = cp.Variable((self.rank, q), name="V_pos")
+        self.V_neg = cp.Variable((self.rank, q), name="V_neg")
         self.z = cp.Variable(n, name="yhat")
-        XVp, XVn = Xm @ self.V_pos, Xm @ self.V_neg
-        self.prediction = self.z == cp.sum(cp.multiply(D, XVp - XVn), axis=1)
-        cones = [cp.multiply(S, XVp) >= 0, cp.multiply(S, XVn) >= 0]
+        vp, vn = cp.vec(self.V_pos, order="F"), cp.vec(self.V_neg, order="F")
+        self.prediction = self.z == B @ (vp - vn)
+        cones = [A @ vp >= 0, A @ vn >= 0]
         reg = cp.sum(cp.norm(self.V_pos, 2, axis=0)) + cp.sum(cp.norm(self.V_neg, 2, axis=0))
         self.cvx = cp.Problem(cp.Minimize(problem.loss.cvxpy(self.z, problem.y) + self.beta * reg),
                               [self.prediction, *cones])
+        self.num_cone_rows = 2 * int(A.shape[0])  # both output signs
+        self.build_seconds = time.perf_counter() - t0
 
     @property
     def chambers(self) -> Patterns | None:
-        """The complete chamber list of the certificates (None: not known or unaffordable)."""
-        if self.patterns.complete:
-            return self.patterns
-        return self._chambers or None
+        """The complete chamber list of the certificates (None: not known yet or unaffordable).
+
+        For an incomplete pattern list it is enumerated at the first certificate when Cover's
+        bound is at most ``max_chambers``."""
+        return self._chambers
+
+    def _complete_chambers(self) -> Patterns | None:
+        if not self._enumerated:
+            self._chambers, _ = complete_chambers(self.problem.X, self.patterns,
+                                                  max_chambers=self.max_chambers)
+            self._enumerated = True
+        return self._chambers
 
     # ------------------------------------------------------------------ solve
     def solve(self, beta: float | None = None, *, solver: str = "clarabel",
               tol: float | None = None, max_iters: int | None = None, warm_start: bool = False,
-              certify: bool = True,
-              certify_tol: float = 1e-6, max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
+              certify: bool = True, certify_tol: float = 1e-6, options: dict | None = None,
               verbose: bool = False) -> ConvexSolution:
         """Solve at ``beta`` (default: the problem's β) and return a :class:`ConvexSolution`.
+
+        ``options`` are extra solver-specific keyword options passed to cvxpy as they are (e.g.
+        Clarabel ``time_limit``, SCS ``time_limit_secs``); they override ``tol``/``max_iters``.
+
+        With the default tolerance (``tol=None``) a solve that fails or ends ``optimal_inaccurate``
+        is retried once at the solver's fallback tolerance (Clarabel 1e-8, ECOS 1e-6); the
+        retry is listed in ``warnings`` and ``tol`` is the tolerance of the returned solution.
+        An explicit ``tol`` is never relaxed.
 
         Raises
         ------
@@ -251,26 +355,31 @@ class ConvexProgram:
         """
         info = get_solver(solver)
         problem = self.problem if beta is None else self.problem.with_beta(beta)
-        opts = solver_options(info.name, tol=tol, max_iters=max_iters)
+        extra = dict(options or {})
+        opts = {**solver_options(info.name, tol=tol, max_iters=max_iters), **extra}
         used_tol = float(opts[info.tol_keys[0]])
         self.beta.value = problem.beta
         warnings: list[str] = []
+        p = self.patterns.p
+        W = np.zeros((2 * p, problem.d))
         if self.trivial:
-            W = np.zeros((2 * self.patterns.p, problem.d))
             status, value, comp, solve_s, iters, raw_dual = "optimal", None, 0.0, 0.0, 0, None
         else:
-            status, value, comp, solve_s, iters, notes = self._run(info, opts, warm_start, verbose)
-            warnings.extend(notes)
-            if status == "optimal_inaccurate":
-                warnings.append(f"solver {info.name} returned status optimal_inaccurate "
-                                "(solution less accurate than the requested tolerance)")
-            W = np.concatenate([self.V_pos.value.T, self.V_neg.value.T], axis=0)
+            explicit = tol is not None or any(k in extra for k in info.tol_keys)
+            fallback = None if explicit else info.fallback_tol
+            status, value, comp, solve_s, iters, used_tol = self._attempts(
+                info, opts, used_tol, fallback, max_iters, warm_start, verbose, warnings)
+            Wk = np.concatenate([self.V_pos.value.T, self.V_neg.value.T], axis=0)  # (2q, r)
             if self.lift is not None:
-                W = W @ self.lift.T
+                Wk = Wk @ self.lift.T
+            W[np.concatenate([self.kept, p + self.kept])] = Wk
             raw_dual = self.prediction.dual_value
         weights = BlockWeights(W, self.patterns.D)
         yhat = weights.predict(problem.X)
         obj = objective(problem, weights)
+        viol = self._cone_violation(weights)
+        if viol > 1e-6:
+            warnings.append(f"blocks violate their cones by {viol:.3g} (relative to the fit)")
         solver_dual = self._solver_dual(problem, raw_dual, warnings)
         if problem.loss.name == "hinge" and solver_dual is not None:
             dual, source = solver_dual, "solver"
@@ -280,18 +389,77 @@ class ConvexProgram:
             value = obj.total
         cert = None
         if certify:
-            cert = self._certify(problem, yhat, obj, dual, solver_dual, certify_tol, max_chambers)
+            cert = self._certify(problem, yhat, obj, dual, solver_dual, certify_tol)
         return ConvexSolution(
             problem=problem, patterns=self.patterns, weights=weights, yhat=yhat, dual=dual,
             objective=obj, solver_objective=float(value), status=status, solver=info.name,
             solver_version=solver_version(info.name), compile_seconds=comp, solve_seconds=solve_s,
             iterations=iters, warnings=tuple(warnings), certificate=cert, tol=used_tol,
-            rank=self.rank, dual_source=source, solver_dual=solver_dual,
+            rank=self.rank, dual_source=source, solver_dual=solver_dual, cone_violation=viol,
+            build_seconds=self.build_seconds,
         )
+
+    def _attempts(self, info: SolverInfo, opts, used_tol, fallback, max_iters, warm_start,
+                  verbose, warnings):
+        """Run the solver; with a fallback tolerance, retry once unless cleanly optimal.
+
+        Returns (status, value, compile_s, solve_s, iterations, tol) of the solution kept (the
+        variables hold it); everything short of a clean first solve goes to ``warnings``.
+        """
+        try:
+            first = self._run(info, opts, warm_start, verbose)
+        except SolverError as exc:
+            if fallback is None:
+                raise
+            first, why = None, str(exc)
+        else:
+            if first.status == "optimal" or fallback is None:
+                return self._accept(info, first, used_tol, warnings)
+            why = f"status optimal_inaccurate at tol {used_tol:g}"
+            snap = self._snapshot()
+        opts2 = {**opts, **solver_options(info.name, tol=fallback, max_iters=max_iters)}
+        try:
+            second = self._run(info, opts2, warm_start, verbose)
+        except SolverError:
+            if first is None:
+                raise SolverError(f"{why}; the retry at tol {fallback:g} failed too") from None
+            second = None
+        if second is not None and (second.status == "optimal" or first is None):
+            warnings.append(f"solver {info.name}: {why}; re-solved at tol {fallback:g}")
+            if first is not None:  # timings cover both runs
+                second = second._replace(
+                    compile_seconds=second.compile_seconds + first.compile_seconds,
+                    solve_seconds=second.solve_seconds + first.solve_seconds)
+            return self._accept(info, second, fallback, warnings)
+        self._restore(snap)  # the retry did no better than the inaccurate first solve
+        warnings.append(f"solver {info.name}: a retry at tol {fallback:g} did not do better")
+        return self._accept(info, first, used_tol, warnings)
+
+    def _accept(self, info, att: _Attempt, tol, warnings):
+        warnings.extend(att.notes)
+        if att.status == "optimal_inaccurate":
+            warnings.append(self._inaccurate(info, tol))
+        return att.status, att.value, att.compile_seconds, att.solve_seconds, att.iterations, tol
+
+    @staticmethod
+    def _inaccurate(info, tol) -> str:
+        return (f"solver {info.name} returned status optimal_inaccurate at tol {tol:g} "
+                "(less accurate than requested; see the certificate)")
+
+    def _snapshot(self):
+        return (self.V_pos.value.copy(), self.V_neg.value.copy(), self.prediction.dual_value)
+
+    def _restore(self, snap):
+        self.V_pos.value, self.V_neg.value = snap[0], snap[1]
+        self.prediction.save_dual_value(snap[2])
 
     def _run(self, info, opts, warm_start, verbose):
         t0 = time.perf_counter()
-        hint = "; try another solver (clarabel, ecos, scs) or a looser --tol"
+        hint = "; try another solver (clarabel, ecos, scs) or another tolerance (--tol)"
+        if info.name == "ecos" and self.problem.loss.name == "logistic":
+            hint = ("; ECOS's exponential-cone method fails on logistic programs beyond tiny sizes "
+                    "(scripts/bench_solvers.py): use clarabel (default) or scs")
+        size = f"n={self.problem.n}, d={self.problem.d}, p={self.patterns.p}"
         try:
             with _warnings.catch_warnings(record=True) as caught:
                 _warnings.simplefilter("always")
@@ -299,9 +467,12 @@ class ConvexProgram:
                                **opts)
         except cp.error.SolverError as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SolverError(f"solver {info.name} failed: {msg}{hint}") from None
+            raise SolverError(f"solver {info.name} failed ({size}): {msg}{hint}") from None
+        except TypeError as exc:  # cvxpy's message for an unknown or mistyped solver option
+            raise InputError(f"solver {info.name}: {exc}") from None
         except (ValueError, ArithmeticError) as exc:
-            raise SolverError(f"solver {info.name} failed: {type(exc).__name__}: {exc}") from None
+            raise SolverError(f"solver {info.name} failed ({size}): {type(exc).__name__}: "
+                              f"{exc}") from None
         wall = time.perf_counter() - t0
         notes = []
         for w in caught:  # cvxpy's own warnings (e.g. "Solution may be inaccurate") are kept
@@ -310,9 +481,7 @@ class ConvexProgram:
                 notes.append(text)
         status = str(self.cvx.status)
         if status not in _OK:
-            raise SolverError(f"solver {info.name} returned status {status!r} "
-                              f"(n={self.problem.n}, d={self.problem.d}, p={self.patterns.p})"
-                              f"{hint}")
+            raise SolverError(f"solver {info.name} returned status {status!r} ({size}){hint}")
         if self.V_pos.value is None or self.V_neg.value is None or self.cvx.value is None:
             raise SolverError(f"solver {info.name} returned status {status!r} but no solution")
         stats = self.cvx.solver_stats
@@ -321,7 +490,12 @@ class ConvexProgram:
         solve_s = float(solve_s) if solve_s is not None else max(0.0, wall - comp)
         iters = stats.num_iters if stats is not None else None
         iters = int(iters) if iters is not None else None
-        return status, float(self.cvx.value), comp, solve_s, iters, notes
+        return _Attempt(status, float(self.cvx.value), comp, solve_s, iters, tuple(notes))
+
+    def _cone_violation(self, weights: BlockWeights) -> float:
+        XW = self.problem.X @ weights.W.T  # (n, 2p)
+        scale = max(1.0, float(np.abs(XW).max(initial=0.0)))
+        return weights.cone_violation(self.problem.X) / scale
 
     @staticmethod
     def _solver_dual(problem, raw_dual, warnings):
@@ -341,14 +515,16 @@ class ConvexProgram:
                             "projected")
         return problem.y * np.clip(q, 0.0, 1.0)
 
-    def _certify(self, problem, yhat, obj, lam, solver_dual, tol, max_chambers):
-        if self._chambers is None and not self.patterns.complete:
-            full, _ = complete_chambers(problem.X, self.patterns, max_chambers=max_chambers)
-            self._chambers = full if full is not None else False
-        chambers = self._chambers or None
+    def _certify(self, problem, yhat, obj, lam, solver_dual, tol):
+        full = self._complete_chambers()
         alt = None if solver_dual is None or solver_dual is lam else solver_dual
+        if full is None:  # the certificate says why (Cover's bound above max_chambers)
+            return certify(problem, yhat, obj, self.patterns, lam=lam, solver_dual=alt, tol=tol,
+                           max_chambers=self.max_chambers, pattern_facets=self.facets)
+        # facets of another chamber list are computed (once, cached) by certify
+        facets = self.facets if full is self.patterns and self.facets_method == "chambers" else None
         return certify(problem, yhat, obj, self.patterns, lam=lam, solver_dual=alt, tol=tol,
-                       chambers=chambers, max_chambers=max_chambers)
+                       chambers=full, facets=facets, pattern_facets=self.facets)
 
 
 def _resolve_patterns(problem, patterns, method, n_samples, seed):
@@ -365,7 +541,7 @@ def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: 
                  tol: float | None = None, certify: bool = True, max_iters: int | None = None,
                  reduce: bool = True, certify_tol: float = 1e-6,
                  max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
-                 chambers: Patterns | None = None) -> ConvexSolution:
+                 chambers: Patterns | None = None, options: dict | None = None) -> ConvexSolution:
     r"""Solve the convex program (SPEC §2.1) of ``problem`` on a pattern list.
 
     Parameters
@@ -377,7 +553,8 @@ def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: 
     method, n_samples, seed
         Pattern enumeration when ``patterns`` is None.
     tol : float, optional
-        Uniform solver tolerance (:func:`hiddenconvex.solvers.solver_options`).
+        Uniform solver tolerance (:func:`hiddenconvex.solvers.solver_options`). Default: the
+        solver's default, with one retry at its fallback tolerance (:meth:`ConvexProgram.solve`).
     certify : bool
         Attach a :class:`~hiddenconvex.certificate.Certificate` (M(λ) over all chambers).
     max_iters : int, optional
@@ -387,10 +564,12 @@ def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: 
     certify_tol : float
         Tolerance of the certificate.
     max_chambers : int or None
-        Enumerate all chambers for the certificate of an incomplete list only when Cover's bound
-        is at most this.
+        Enumerate all chambers (for the facets and the certificate) of an incomplete list only
+        when Cover's bound is at most this.
     chambers : Patterns, optional
-        A complete chamber list for the certificate (avoids enumerating it again).
+        A complete chamber list (avoids enumerating it again).
+    options : dict, optional
+        Extra solver-specific options (:meth:`ConvexProgram.solve`).
 
     Returns
     -------
@@ -401,9 +580,10 @@ def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: 
     get_solver(solver)  # fail on a bad solver name before any enumeration
     solver_options(solver, tol=tol, max_iters=max_iters)
     patterns = _resolve_patterns(problem, patterns, method, n_samples, seed)
-    program = ConvexProgram(problem, patterns, reduce=reduce, chambers=chambers)
+    program = ConvexProgram(problem, patterns, reduce=reduce, chambers=chambers,
+                            max_chambers=max_chambers)
     return program.solve(solver=solver, tol=tol, max_iters=max_iters, certify=certify,
-                         certify_tol=certify_tol, max_chambers=max_chambers)
+                         certify_tol=certify_tol, options=options)
 
 
 def regularization_path(problem: Problem, betas: Iterable[float], patterns: Patterns | None = None,
@@ -412,13 +592,15 @@ def regularization_path(problem: Problem, betas: Iterable[float], patterns: Patt
                         certify: bool = True, max_iters: int | None = None, reduce: bool = True,
                         warm_start: bool = True, certify_tol: float = 1e-6,
                         max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
-                        chambers: Patterns | None = None) -> list[ConvexSolution]:
+                        chambers: Patterns | None = None,
+                        options: dict | None = None) -> list[ConvexSolution]:
     r"""Solve the convex program for each β in ``betas`` (in the given order) on one compiled model.
 
-    The patterns (and, for the certificate, the chambers) are computed once; cvxpy compiles the
-    model once (β is a parameter) and the solver is warm-started where it allows it (SCS; Clarabel
-    reuses its solver object). Returns one :class:`ConvexSolution` per β; ``problem.beta`` itself is
-    not used.
+    The patterns, the chambers and the facets are computed once; cvxpy compiles the model once
+    (β is a parameter) and the solver is warm-started where it allows it (SCS starts from the
+    previous solution; Clarabel updates the data of its cached solver, an interior-point method
+    cannot use a primal-dual starting point; ECOS starts cold). Returns one
+    :class:`ConvexSolution` per β; ``problem.beta`` itself is not used.
     """
     if not isinstance(problem, Problem):
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
@@ -431,10 +613,9 @@ def regularization_path(problem: Problem, betas: Iterable[float], patterns: Patt
     get_solver(solver)
     solver_options(solver, tol=tol, max_iters=max_iters)
     patterns = _resolve_patterns(problem, patterns, method, n_samples, seed)
-    program = ConvexProgram(problem, patterns, reduce=reduce, chambers=chambers)
-    out = []
-    for k, b in enumerate(betas):
-        out.append(program.solve(b, solver=solver, tol=tol, max_iters=max_iters,
-                                 warm_start=warm_start and k > 0, certify=certify,
-                                 certify_tol=certify_tol, max_chambers=max_chambers))
-    return out
+    program = ConvexProgram(problem, patterns, reduce=reduce, chambers=chambers,
+                            max_chambers=max_chambers)
+    return [program.solve(b, solver=solver, tol=tol, max_iters=max_iters,
+                          warm_start=warm_start and k > 0, certify=certify,
+                          certify_tol=certify_tol, options=options)
+            for k, b in enumerate(betas)]

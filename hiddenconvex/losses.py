@@ -13,13 +13,16 @@ Conventions (SPEC §1.1, §2.2) — every module uses these, with no 1/n:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, xlogy
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # cvxpy is heavy (~1 s to import): only the convex program needs it
+    import cvxpy as cp
 
 __all__ = ["Loss", "Squared", "Logistic", "Hinge", "get_loss", "LOSSES"]
 
@@ -52,7 +55,8 @@ class Loss(ABC):
 
     @abstractmethod
     def max_dual_scale(self, lam: np.ndarray, y: np.ndarray) -> float:
-        r"""Largest :math:`t \ge 0` with :math:`t\lambda` in the domain of :math:`-\ell^*(-\cdot)`."""
+        r"""Largest :math:`t \ge 0` with :math:`t\lambda` in the domain of
+        :math:`-\ell^*(-\cdot)`."""
 
     def best_dual_scale(self, lam: np.ndarray, y: np.ndarray, t_max: float) -> tuple[float, float]:
         r"""Maximize the concave map :math:`t \mapsto -\ell^*(-t\lambda)` over :math:`[0, t_{max}]`.
@@ -76,7 +80,7 @@ class Loss(ABC):
 
     @abstractmethod
     def cvxpy(self, z: cp.Expression, y: np.ndarray) -> cp.Expression:
-        """The same loss as a DCP cvxpy expression."""
+        """The same loss as a DCP cvxpy expression (cvxpy is imported here, not at import time)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -109,6 +113,8 @@ class Squared(Loss):
         return t, self.dual_value(t * lam, y)
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return 0.5 * cp.sum_squares(z - y)
 
 
@@ -151,12 +157,15 @@ class Logistic(Loss):
         return np.inf if qmax == 0 else 1.0 / qmax
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return cp.sum(cp.logistic(-cp.multiply(y, z)))
 
 
 class Hinge(Loss):
-    r""":math:`\sum_j \max(0, 1-y_j z_j)`, labels ±1 (not strictly convex). Dual :math:`\sum_j y_j\lambda_j`,
-    domain :math:`y_j\lambda_j \in [0,1]`."""
+    r""":math:`\sum_j \max(0, 1-y_j z_j)`, labels ±1 (not strictly convex).
+
+    Dual :math:`\sum_j y_j\lambda_j`, domain :math:`y_j\lambda_j \in [0,1]`."""
 
     name = "hinge"
     strictly_convex = False
@@ -190,6 +199,8 @@ class Hinge(Loss):
         return t, self.dual_value(t * np.asarray(lam, dtype=float), y)
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return cp.sum(cp.pos(1.0 - cp.multiply(y, z)))
 
 

@@ -1,7 +1,10 @@
 r"""The problem data and the ONE objective every part of the package evaluates.
 
-Non-convex (SPEC §1.1):  :math:`L_\beta(\theta) = \ell(\sigma(XU^T)\alpha) + \tfrac{\beta}{2}\sum_i(\|u_i\|^2+\alpha_i^2)`.
-Convex (SPEC §2.1):      :math:`L^c_\beta(W) = \ell(\sum_i \gamma_i D_i X w_i) + \beta \sum_i \|w_i\|`.
+Non-convex (SPEC §1.1):
+:math:`L_\beta(\theta) = \ell(\sigma(XU^T)\alpha) + \tfrac{\beta}{2}\sum_i(\|u_i\|^2+\alpha_i^2)`.
+
+Convex (SPEC §2.1):
+:math:`L^c_\beta(W) = \ell(\sum_i \gamma_i D_i X w_i) + \beta \sum_i \|w_i\|`.
 
 Both are ``loss.value(model.predict(X), y) + beta * model.regularization()``: a model is anything
 with ``predict(X)`` and ``regularization()`` (:class:`~hiddenconvex.network.ReLUNetwork`,
@@ -50,7 +53,7 @@ class Problem:
 
     @classmethod
     def create(cls, X, y, beta, loss: str | Loss = "squared") -> Problem:
-        """Validated constructor: finite data, matching shapes, beta > 0, labels fitting the loss."""
+        """Validated constructor: finite data, matching shapes, beta > 0, labels fit the loss."""
         X = check_matrix(X)
         y = check_vector(y, X.shape[0])
         loss = get_loss(loss)

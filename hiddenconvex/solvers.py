@@ -5,9 +5,11 @@ Three solvers are supported, selected by name:
 * ``clarabel`` (default) — interior point; default tolerance 1e-10 here (its own default is 1e-8).
   Near the optimum the objective is quadratic in the prediction error, so predictions are only
   accurate to about the square root of the duality gap: at 1e-8, logistic predictions are off by
-  up to ~1e-4, too much for downstream checks of λ = −∇ℓ(ŷ) at relative tolerance 1e-6,
+  up to ~1e-4, too much for downstream checks of λ = −∇ℓ(ŷ) at relative tolerance 1e-6. When a
+  solve at this default fails or is inaccurate it is retried once at 1e-8 (reported),
 * ``ecos`` — interior point; default tolerance 1e-8 (its own default; tighter values often end
-  in ``optimal_inaccurate``). Its exponential cone (logistic loss) can fail outright,
+  in ``optimal_inaccurate``), retried at 1e-6 like Clarabel. Its exponential cone (logistic
+  loss) fails outright on all but tiny programs,
 * ``scs`` — first-order (ADMM) splitting; default tolerance 1e-6 here (SCS's own default, 1e-4, is
   too loose to agree with the interior-point solvers to more than three or four digits).
 
@@ -62,6 +64,9 @@ class SolverInfo:
     warm_start : bool
         Whether cvxpy passes a warm start (SCS) or a data update of a cached solver (Clarabel) on
         repeated solves of the same compiled problem.
+    fallback_tol : float or None
+        Looser tolerance for one retry when a solve at the DEFAULT tolerance fails or ends
+        ``optimal_inaccurate`` (None: no retry). An explicit tolerance is never relaxed.
     """
 
     name: str
@@ -72,6 +77,7 @@ class SolverInfo:
     tol_keys: tuple[str, ...]
     max_iters_key: str
     warm_start: bool
+    fallback_tol: float | None = None
 
     @property
     def install_hint(self) -> str:
@@ -84,9 +90,9 @@ class SolverInfo:
 
 SOLVERS: dict[str, SolverInfo] = {
     "clarabel": SolverInfo("clarabel", "CLARABEL", "clarabel", "interior-point", 1e-10,
-                           ("tol_gap_abs", "tol_gap_rel", "tol_feas"), "max_iter", True),
+                           ("tol_gap_abs", "tol_gap_rel", "tol_feas"), "max_iter", True, 1e-8),
     "ecos": SolverInfo("ecos", "ECOS", "ecos", "interior-point", 1e-8,
-                       ("abstol", "reltol", "feastol"), "max_iters", False),
+                       ("abstol", "reltol", "feastol"), "max_iters", False, 1e-6),
     "scs": SolverInfo("scs", "SCS", "scs", "first-order", 1e-6,
                       ("eps_abs", "eps_rel"), "max_iters", True),
 }

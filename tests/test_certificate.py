@@ -109,8 +109,9 @@ def test_cone_projections_block_order_and_values(n, d, seed):
     corr = block_correlations(X, lam, ch)
     np.testing.assert_allclose(corr, np.linalg.norm(P, axis=1))
     assert max_correlation(X, lam, ch) == pytest.approx(corr.max(), rel=1e-14)
-    # patterns may also be given as the raw (n, p) boolean matrix
-    np.testing.assert_allclose(cone_projections(X, lam, ch.D), P)
+    # patterns may also be given as the raw (n, p) boolean matrix (then every row is used instead
+    # of the facets: the same projections up to rounding)
+    np.testing.assert_allclose(cone_projections(X, lam, ch.D), P, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -326,3 +327,64 @@ def test_certificate_record_and_network_candidates():
     rec = cert.to_record()
     for key in ("certified", "complete", "max_correlation", "lower_bound", "gap", "reasons"):
         assert key in rec
+
+
+# ------------------------------------------------------------------------------------------------
+# facets of the chamber cones (used by the convex program and the projections)
+
+
+def lp_facet_hyperplanes(X, D):
+    """Oracle: hyperplane x_j^⊥ is a facet of the cone of pattern k iff some u satisfies every
+    other hyperplane's inequality and violates row j (HiGHS LP per pattern and row)."""
+    from scipy.optimize import linprog
+
+    n, d = X.shape
+    norms = np.linalg.norm(X, axis=1)
+    nz = norms > 0
+    same = np.abs(np.abs(X @ X.T) - np.outer(norms, norms)) <= 1e-12 * np.outer(norms, norms)
+    same &= np.outer(nz, nz)  # rows on the same hyperplane (zero rows lie on none)
+    F = np.zeros(D.shape, dtype=bool)
+    for k in range(D.shape[1]):
+        A = np.where(D[:, k], 1.0, -1.0)[:, None] * X
+        for j in np.flatnonzero(nz):
+            others = nz & ~same[j]
+            res = linprog(np.zeros(d), A_ub=np.vstack([-A[others], A[j]]),
+                          b_ub=np.r_[np.zeros(others.sum()), -1.0], bounds=[(-1e4, 1e4)] * d,
+                          method="highs")
+            F[j, k] = res.status == 0
+    return F, same
+
+
+@pytest.mark.parametrize("n,d,seed,extra", [(6, 2, 0, False), (7, 3, 1, False), (8, 3, 2, True),
+                                            (6, 4, 3, True)])
+def test_chamber_facets_match_lp_oracle(n, d, seed, extra):
+    from hiddenconvex.certificate import chamber_facets
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    if extra:  # a positively parallel, an anti-parallel and a zero row
+        X = np.vstack([X, 2.5 * X[0], -0.5 * X[1], np.zeros(d)])
+    ch = brute_chambers(X)
+    oracle, same = lp_facet_hyperplanes(X, ch.D)
+    for F in (chamber_facets(X, ch, ch), chamber_facets(X, ch)):  # look-up / witnesses
+        assert not F[~np.any(X != 0, axis=1)].any()  # zero rows are never needed
+        assert np.all(oracle[F])  # every kept row is a facet ...
+        covered = (same.astype(int) @ F.astype(int)) > 0
+        np.testing.assert_array_equal(covered, oracle)  # ... and every facet is represented
+        # the facet rows alone give the same cone: same projections as with all rows
+        lam = rng.standard_normal(X.shape[0])
+        np.testing.assert_allclose(cone_projections(X, lam, ch, facets=F),
+                                   cone_projections(X, lam, ch.D), atol=1e-12)
+
+
+def test_chamber_facets_non_chambers_and_incomplete_lists():
+    from hiddenconvex.certificate import chamber_facets
+
+    X = np.random.default_rng(0).standard_normal((5, 2))
+    ch = brute_chambers(X)
+    D = np.column_stack([ch.D[:, 0], np.ones(5, bool)])  # all-ones is not a chamber here
+    assert not any(np.array_equal(ch.D[:, k], D[:, 1]) for k in range(ch.p))
+    F = chamber_facets(X, D, ch)
+    assert F[:, 0].sum() == 2 and F[:, 1].all()  # a 2-D chamber has 2 facets; others keep all
+    with pytest.raises(InputError, match="not the complete chamber list"):
+        chamber_facets(X, ch, ch.D[:, :2])

@@ -21,7 +21,8 @@ def test_gradient_matches_finite_differences(name):
     y, z = _labels(name, rng, 7), rng.normal(size=7)
     g = loss.gradient(z, y)
     h = 1e-6
-    fd = np.array([(loss.value(z + h * e, y) - loss.value(z - h * e, y)) / (2 * h) for e in np.eye(7)])
+    fd = np.array([(loss.value(z + h * e, y) - loss.value(z - h * e, y)) / (2 * h)
+                   for e in np.eye(7)])
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -33,7 +34,8 @@ def test_fenchel_young_equality_at_dual_point(name):
     y = _labels(name, rng, 9)
     z = rng.normal(size=9) * 2
     lam = loss.dual_point(z, y)
-    assert loss.dual_value(lam, y) == pytest.approx(loss.value(z, y) + lam @ z, rel=1e-12, abs=1e-12)
+    assert loss.dual_value(lam, y) == pytest.approx(loss.value(z, y) + lam @ z, rel=1e-12,
+                                                    abs=1e-12)
     # and the inequality for any other dual point in the domain
     other = loss.dual_point(rng.normal(size=9), y)
     assert loss.dual_value(other, y) <= loss.value(z, y) + other @ z + 1e-12
@@ -114,3 +116,42 @@ def test_network_input_dimension_checked():
         ReLUNetwork(np.ones((1, 2)), [1.0]).predict(np.ones((4, 3)))
     with pytest.raises(InputError, match="alpha has 2 entries but U has 1"):
         ReLUNetwork(np.ones((1, 2)), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_cvxpy_expression_matches_numpy(name):
+    """The loss the cvxpy model minimizes is the NumPy loss the package evaluates."""
+    import cvxpy as cp
+
+    rng = np.random.default_rng(3)
+    loss = get_loss(name)
+    y, z = _labels(name, rng, 8), 2 * rng.normal(size=8)
+    expr = loss.cvxpy(cp.Constant(z), y)
+    assert expr.is_convex() and expr.is_dcp()
+    assert expr.value == pytest.approx(loss.value(z, y), rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_dual_value_is_the_conjugate(name):
+    """−ℓ*(−λ) = inf_z ℓ(z) + λ^T z, by an independent coordinate-wise numerical minimization
+    (all three losses are separable); −inf outside the domain y λ ∈ [0, 1] (logistic, hinge)."""
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(4)
+    loss = get_loss(name)
+    y = _labels(name, rng, 5)
+    lam = rng.normal(size=5) if name == "squared" else y * rng.uniform(0.05, 0.95, size=5)
+    inf = 0.0
+    for j in range(5):
+        def f(t, j=j):
+            z = np.zeros(5)
+            z[j] = t
+            others = loss.value(z, y) - loss.value(np.zeros(5), y)  # coordinate j's term only
+            return others + lam[j] * t
+        inf += minimize_scalar(f, bounds=(-60, 60), method="bounded",
+                               options={"xatol": 1e-12}).fun
+    inf += loss.value(np.zeros(5), y)
+    assert loss.dual_value(lam, y) == pytest.approx(inf, abs=1e-7)
+    if name != "squared":
+        assert loss.dual_value(-lam, y) == -np.inf
+        assert loss.dual_value(2.0 * y, y) == -np.inf

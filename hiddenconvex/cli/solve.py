@@ -2,7 +2,9 @@
 
 Prints the objective and its parts, the solver status and timings, the number of patterns and active
 blocks, and the global-optimality certificate over all chambers (``certified``, ``lower_bound``,
-``gap``) together with β_max (the zero network is optimal iff β ≥ β_max).
+``gap``) together with β_max (the zero network is optimal iff β ≥ β_max). ``--json`` prints one
+JSON object. Exit status: 0 solved (certified or not — see ``certified``), 2 bad input, 3 solver
+missing or failed.
 """
 
 from __future__ import annotations
@@ -37,21 +39,22 @@ def register(subparsers) -> None:
     add_pattern_args(p)
     add_json_arg(p)
     p.add_argument("--tol", type=float, default=None,
-                   help="solver tolerance (default: clarabel 1e-10, ecos 1e-8, scs 1e-6)")
+                   help="solver tolerance (default: clarabel 1e-10, ecos 1e-8, scs 1e-6; a failed "
+                        "or inaccurate solve at the default is retried once at a looser one)")
     p.add_argument("--max-iters", type=int, default=None, help="solver iteration limit")
     p.add_argument("--certify-tol", type=float, default=1e-6,
                    help="certified iff M(lambda) <= beta (1 + tol) and the relative gap <= 10 tol")
     p.add_argument("--max-chambers", type=int, default=DEFAULT_MAX_CHAMBERS,
-                   help="enumerate all chambers for the certificate of a sampled list only when "
-                        "Cover's bound is at most this")
+                   help="enumerate all chambers (facets and certificate) of a sampled list only "
+                        "when Cover's bound is at most this")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..certificate import beta_max, complete_chambers
+    from ..cache import cached_patterns
+    from ..certificate import beta_max
     from ..convex_program import ConvexProgram
     from ..errors import InputError, check_seed
-    from ..patterns import enumerate_patterns
     from ..solvers import get_solver, solver_options
 
     check_seed(args.seed)
@@ -63,26 +66,29 @@ def run(args) -> int:
     solver_options(args.solver, tol=args.tol, max_iters=args.max_iters)
     data = load_data(args)
     problem = Problem.create(data.X, data.y, args.beta, args.loss)
-    patterns = enumerate_patterns(problem.X, method=args.method, n_samples=args.samples,
-                                  seed=args.seed)
-    chambers, why = complete_chambers(problem.X, patterns, max_chambers=args.max_chambers)
-    program = ConvexProgram(problem, patterns, chambers=chambers)
+    found = cached_patterns(problem.X, args.method, n_samples=args.samples, seed=args.seed,
+                            use_cache=not args.no_cache)
+    program = ConvexProgram(problem, found.patterns, max_chambers=args.max_chambers)
     sol = program.solve(solver=args.solver, tol=args.tol, max_iters=args.max_iters,
-                        certify_tol=args.certify_tol, max_chambers=args.max_chambers)
-    bmax = beta_max(problem, chambers if chambers is not None else patterns)
-    record = {"data": data.name, **sol.to_record(),
-              "beta_max": bmax, "beta_max_complete": chambers is not None,
-              "num_chambers": None if chambers is None else chambers.p,
-              "seed": args.seed, "samples": args.samples, "method": args.method}
+                        certify_tol=args.certify_tol)
+    chambers = program.chambers
+    warnings = list(sol.warnings)
+    if found.warning:
+        warnings.append(found.warning)
     if chambers is None:
-        record["warnings"] = [*record["warnings"], why,
-                              "beta_max is computed over the sampled patterns only (a lower bound)"]
+        warnings.append("beta_max is computed over the sampled patterns only (a lower bound)")
+    record = {"data": data.name, **sol.to_record(),
+              "beta_max": beta_max(problem, chambers if chambers is not None else found.patterns),
+              "beta_max_complete": chambers is not None,
+              "pattern_seconds": found.seconds, "pattern_cache_hit": found.hit,
+              "seed": args.seed, "samples": args.samples, "method": args.method,
+              "warnings": warnings}
     if args.json:
         print_json(record)
     else:
         print_table({k: v for k, v in record.items() if not isinstance(v, list | dict)})
         for reason in record["certificate_reasons"]:
             print(f"not certified: {reason}")
-        for w in record["warnings"]:
+        for w in warnings:
             print(f"warning: {w}")
     return 0
