@@ -688,3 +688,18 @@ def test_cli_solve_pattern_cache(o9_csv, tmp_path, capsys):
     second = json.loads(_cli(["solve", str(o9_csv), "--beta", "1", "--json"], capsys)[1])
     assert first["pattern_cache_hit"] is False and second["pattern_cache_hit"] is True
     assert cache.exists() and second["objective"] == pytest.approx(first["objective"], rel=1e-12)
+
+
+def test_clarabel_logistic_spirals_regression():
+    """Clarabel stalled (InsufficientProgress) on this bundled logistic program with its default max
+    step 0.99; the program sets max_step_fraction = 0.9 for logistic losses. Certified optimum."""
+    from pathlib import Path
+
+    from hiddenconvex.datasets import load_csv
+
+    ds = load_csv(Path(__file__).resolve().parents[1] / "data" / "spirals.csv", bias=True)
+    prob = Problem.create(ds.X, ds.y, 0.1, "logistic")
+    sol = solve_convex(prob, exact_chambers(prob.X))
+    assert sol.status == "optimal" and sol.certificate.certified
+    lb = sol.certificate.lower_bound
+    assert lb <= sol.objective.total <= lb * (1 + 1e-6)
