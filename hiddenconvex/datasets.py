@@ -48,52 +48,82 @@ class Dataset:
 
 
 def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False) -> Dataset:
-    """Load ``path`` as (X, y). Errors name the file, column and row."""
+    """Load ``path`` (CSV, header row, numeric cells) as (X, y).
+
+    Every cell must be a finite number. Problems raise :class:`InputError` with a one-line message
+    naming the file and, where there is one, the column and data row (1 = first row after the
+    header): unreadable or missing file, empty file, header only, empty or duplicate column name,
+    rows with more fields than the header, missing target column, no feature column, empty cell,
+    non-numeric cell, NaN or inf (including numbers beyond the double range). Cells may be padded
+    with spaces; a UTF-8 byte-order mark is ignored.
+
+    Parameters
+    ----------
+    path : str or path-like
+    target : str
+        Name of the target column (default ``"y"``); all other columns are features.
+    bias : bool
+        Append a ones column (regularized bias, SPEC §1.1); its feature name is ``"(bias)"``.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (n, d) float64, ``y`` (n,) float64, ``features``, ``name`` (file stem),
+        ``meta`` = {path, target, bias}.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"data file not found: {path}")
     if os.path.isdir(path):
         raise InputError(f"data path is a directory, not a CSV file: {path}")
-    try:
-        df = pd.read_csv(path)
+    try:  # all cells as text: ragged rows are an error instead of a silently inferred index
+        raw = pd.read_csv(path, header=None, dtype=str, na_filter=False, skipinitialspace=True,
+                          encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise InputError(f"data file is empty: {path}") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read {path}: {msg}") from None
-    if df.shape[0] == 0:
+    columns = [str(c).strip() for c in raw.iloc[0]]
+    for k, c in enumerate(columns):
+        if not c:
+            raise InputError(f"empty column name in the header of {path} (column {k + 1}); "
+                             "every column needs a name (an unnamed index column?)")
+        if c in columns[:k]:
+            raise InputError(f"duplicate column name {c!r} in the header of {path}")
+    cells = raw.iloc[1:].reset_index(drop=True)
+    cells.columns = columns
+    if cells.shape[0] == 0:
         raise InputError(f"data file has a header but no rows: {path}")
-    if target not in df.columns:
-        raise InputError(
-            f"target column {target!r} not found in {path} (columns: {', '.join(map(str, df.columns))});"
-            " use --target COL"
-        )
-    features = [c for c in df.columns if c != target]
+    if target not in columns:
+        raise InputError(f"target column {target!r} not found in {path} (columns: "
+                         f"{', '.join(columns)}); use --target COL")
+    features = [c for c in columns if c != target]
     if not features:
         raise InputError(f"{path} has no feature columns besides the target {target!r}")
-    for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            conv = pd.to_numeric(df[col], errors="coerce")
-            bad = conv.isna() & df[col].notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(
-                    f"non-numeric value {df[col].iloc[i]!r} in column {col!r}, data row {i + 1} of {path}"
-                )
-            df[col] = conv
-    values = df.to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        r, c = np.argwhere(~np.isfinite(values))[0]
-        raise InputError(
-            f"missing, NaN or inf value in column {df.columns[c]!r}, data row {r + 1} of {path}"
-        )
-    X = df[features].to_numpy(dtype=np.float64)
-    y = df[target].to_numpy(dtype=np.float64)
+    values = np.empty(cells.shape, dtype=np.float64)
+    for k, col in enumerate(columns):
+        text = cells[col].str.strip()
+        num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(num)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cell = text.iloc[i]
+            where = f"in column {col!r}, data row {i + 1} of {path}"
+            if cell == "":
+                raise InputError(f"missing value {where}")
+            if np.isnan(num[i]) and cell.lower().lstrip("+-") != "nan":
+                raise InputError(f"non-numeric value {cell!r} {where}")
+            raise InputError(f"non-finite value {cell!r} {where} (NaN, inf or beyond the double "
+                             "range; all values must be finite)")
+        values[:, k] = num
+    X = values[:, [columns.index(c) for c in features]]
+    y = values[:, columns.index(target)]
     if bias:
         X = np.hstack([X, np.ones((X.shape[0], 1))])
         features = [*features, "(bias)"]
     name = os.path.splitext(os.path.basename(path))[0]
-    return Dataset(X=X, y=y, features=tuple(map(str, features)), name=name,
+    return Dataset(X=X, y=y, features=tuple(features), name=name,
                    meta={"path": path, "target": target, "bias": bias})
 
 
@@ -218,7 +248,7 @@ REGISTRY: dict[str, DatasetInfo] = {
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``data_dir`` if given, else ``$HIDDENCONVEX_DATA_DIR``, else ``<repo>/data``.
+    """The data folder: ``data_dir``, else ``$HIDDENCONVEX_DATA_DIR``, else ``<repo>/data``.
 
     Raises :class:`InputError` when the folder does not exist.
     """

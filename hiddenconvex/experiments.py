@@ -60,6 +60,7 @@ import tempfile
 import time
 import tomllib
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,9 +91,11 @@ __all__ = [
     "expand_grid",
     "run_id",
     "check_output_writable",
+    "ensure_writable_folder",
     "run_states",
     "run_batch",
     "assemble_table",
+    "read_table",
     "volatile_columns",
     "collect_provenance",
     "git_revision",
@@ -167,10 +170,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; results are shared files
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
@@ -463,17 +473,10 @@ def _grid_values(values, key: str, where: str, fail) -> tuple:
             if v < lo:
                 fail(w, f"{key} must be >= {lo}, got {v}")
             out.append(int(v))
-    dup = [v for v, c in _counts(out).items() if c > 1]
+    dup = [v for v, c in Counter(out).items() if c > 1]
     if dup:
         fail(where, f"duplicate value {dup[0]!r}")
     return tuple(out)
-
-
-def _counts(values) -> dict:
-    counts: dict = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return counts
 
 
 def _check_option_value(value, where: str, fail) -> None:
@@ -558,25 +561,35 @@ def expand_grid(config: ExperimentConfig) -> list[Run]:
 # ----------------------------------------------------------------------------------------------
 # results folder, provenance
 # ----------------------------------------------------------------------------------------------
+def ensure_writable_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (with parents) and check it is writable with a probe file.
+
+    Raises :class:`InputError` (one line) when it cannot be created or written.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create results folder {folder}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    probe = folder / f".write-probe-{os.getpid()}{_PARTIAL_SUFFIX}"
+    try:
+        probe.write_bytes(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"results folder is not writable: {folder} ({exc.strerror or type(exc).__name__})"
+        ) from None
+    return folder
+
+
 def check_output_writable(config: ExperimentConfig) -> None:
     """Create the CSV folder and the run store and check both are writable (probe file)."""
     if config.output.is_dir():
         raise InputError(f"results path {config.output} is a directory, expected a CSV file path")
     for folder in (config.output.parent, config.store):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                f"cannot create results folder {folder}: {exc.strerror or type(exc).__name__}"
-            ) from None
-        probe = folder / f".write-probe-{os.getpid()}{_PARTIAL_SUFFIX}"
-        try:
-            probe.write_bytes(b"probe")
-            probe.unlink()
-        except OSError as exc:
-            raise InputError(
-                f"results folder is not writable: {folder} ({exc.strerror or type(exc).__name__})"
-            ) from None
+        ensure_writable_folder(folder)
 
 
 def git_revision(path: str | os.PathLike | None = None) -> str:
@@ -913,6 +926,22 @@ def assemble_table(config: ExperimentConfig, runs: Sequence[Run],
         else:
             data[col] = pd.Series(values, dtype=object if not present else None)
     return pd.DataFrame(data, columns=columns)
+
+
+def read_table(path: str | os.PathLike, what: str = "CSV") -> pd.DataFrame:
+    """Read a stored result CSV; :class:`InputError` (one line) if it is missing, unreadable or
+    has no rows (tables and figures are made from stored CSVs only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} not found")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read {what} {path}: {first}") from None
+    if df.empty:
+        raise InputError(f"{what} {path} has no rows")
+    return df
 
 
 def _write_table(config: ExperimentConfig, runs: Sequence[Run],

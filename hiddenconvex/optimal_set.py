@@ -34,8 +34,11 @@ What is proven and what is tolerant (see also :class:`Tolerances`):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,8 +161,10 @@ def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
 class Membership:
     """Answer of :meth:`OptimalSet.membership`: ``member`` and, if not, the first failing ``reason``.
 
-    ``coefficients`` (shape (K,)) are :math:`a_k = \\sum_{i \\to k}\\|u_i\\||\\alpha_i|`, ``assignment`` maps
-    each neuron to its candidate (−1 for zero neurons or unmatched ones).
+    ``coefficients`` (shape (K,)) are :math:`a_k = \\sum_{i \\to k}\\|u_i\\||\\alpha_i|`, ``assignment``
+    maps each neuron to its candidate (−1 for zero neurons or unmatched ones); ``fit_error`` is
+    ‖f_θ(X) − ŷ*‖ and ``direction_error`` the largest distance of a nonzero neuron's direction to
+    its nearest same-sign candidate (inf when there is none).
     """
 
     member: bool
@@ -167,6 +172,7 @@ class Membership:
     coefficients: np.ndarray
     assignment: np.ndarray
     fit_error: float
+    direction_error: float
 
     def __bool__(self) -> bool:
         return self.member
@@ -192,9 +198,11 @@ class OptimalSet:
     max_coefficient : ``max_{a∈𝒫} a_k`` (one LP each); ``active``: candidates with a positive maximum.
     lp_points : (K, K) the LP maximizers (points of 𝒫), row k maximizes a_k.
     unique : 𝒫 is a single point (fits of ``active`` independent).
-    m_star, m_star_coefficients, m_star_method : minimum support size over 𝒫, a point attaining it, and
-        how it was obtained ("enumeration" = proven by checking all smaller supports, "milp" = HiGHS MILP
-        with the support re-checked, "zero").
+    m_star, m_star_coefficients, m_star_method : minimum support size over 𝒫, a point attaining it,
+        and how it was obtained: "zero" (𝒫 = {0}), "unique" (𝒫 a single point), "enumeration"
+        (proven by checking all smaller supports), "milp" (HiGHS MILP solved to optimality, support
+        re-checked by least squares), "milp_time_limit" (upper bound only), "pruned" (upper bound).
+        ``m_star_lower`` is a proven lower bound (= m_star unless the search was cut short).
     pruned_weights, pruned_width : :func:`prune` applied to the solver's weights.
     minimal_width : nonzero neurons of ``to_minimal(ψ(solver weights))`` (tiny blocks dropped).
     vertices : (V, K) vertices of 𝒫 if enumerated, else None; ``vertices_checked`` supports examined.
@@ -228,6 +236,7 @@ class OptimalSet:
     lp_points: np.ndarray
     unique: bool
     m_star: int
+    m_star_lower: int
     m_star_coefficients: np.ndarray
     m_star_method: str
     pruned_weights: BlockWeights
@@ -301,47 +310,49 @@ class OptimalSet:
         return random_split(net, width, seed=seed)
 
     # ------------------------------------------------------------------ membership
-    def membership(self, net: ReLUNetwork) -> Membership:
+    def membership(self, net: ReLUNetwork, tol: Tolerances | None = None) -> Membership:
         """Is ``net`` in Θ*_m? (SPEC §4.6: every nonzero neuron is ``(c s_k, γ_k c)``, c > 0, and
-        ``f_θ(X) = ŷ*``.) Tolerances: :class:`Tolerances` ``direction``, ``balance``, ``fit``; neurons with
-        ``½(‖u‖² + α²) <= fit · max(1, Σa)`` count as zero."""
+        ``f_θ(X) = ŷ*``.) Tolerances (default: this set's): ``direction``, ``balance``, ``fit``;
+        neurons with ``½(‖u‖² + α²) <= fit · max(1, Σa)`` count as zero. A gradient-trained network
+        is accurate to its optimizer's tolerance only: pass looser ``tol`` for it."""
         if not isinstance(net, ReLUNetwork):
             raise InputError(f"expected a ReLUNetwork, got {type(net).__name__}")
         if net.d != self.problem.d:
             raise InputError(
                 f"network has input dimension {net.d} but the data have {self.problem.d} columns"
             )
-        tol = self.tolerances
+        tol = tol or self.tolerances
         K = self.num_candidates
         a = np.zeros(K)
         assign = np.full(net.width, -1, dtype=int)
         norms, alpha = net.neuron_norms(), net.alpha
-        zero_level = tol.fit * max(1.0, self.total_mass)
+        live = np.flatnonzero(0.5 * (norms**2 + alpha**2) > tol.fit * max(1.0, self.total_mass))
         fit_err = float(np.linalg.norm(net.predict(self.problem.X) - self.yhat))
-        for i in range(net.width):
-            if 0.5 * (norms[i] ** 2 + alpha[i] ** 2) <= zero_level:
+        reason, dir_err = "", 0.0
+        for i in live:
+            same = np.flatnonzero(self.gamma == np.sign(alpha[i])) if norms[i] > 0 else []
+            if len(same) == 0:
+                dir_err = np.inf
+                reason = reason or f"neuron {i} is not (c s_k, gamma_k c) for any optimal candidate k"
                 continue
-            big = max(norms[i], abs(alpha[i]))
-            if abs(norms[i] - abs(alpha[i])) > tol.balance * big:
-                return Membership(False, f"neuron {i} is not balanced (|u| = {norms[i]:.6g}, "
-                                  f"|alpha| = {abs(alpha[i]):.6g})", a, assign, fit_err)
-            unit = net.U[i] / norms[i]
-            dist = np.linalg.norm(self.directions - unit, axis=1) if K else np.zeros(0)
-            ok = np.flatnonzero((dist <= tol.direction) & (self.gamma == np.sign(alpha[i])))
-            if ok.size == 0:
-                return Membership(False, f"neuron {i} is not (c s_k, gamma_k c) for any optimal "
-                                  "candidate k", a, assign, fit_err)
-            k = int(ok[np.argmin(dist[ok])])
-            assign[i] = k
-            a[k] += norms[i] * abs(alpha[i])
-        if fit_err > tol.fit * max(1.0, float(np.linalg.norm(self.yhat))):
-            return Membership(False, f"prediction differs from the optimal one (error {fit_err:.3g})",
-                              a, assign, fit_err)
-        return Membership(True, "", a, assign, fit_err)
+            dist = np.linalg.norm(self.directions[same] - net.U[i] / norms[i], axis=1)
+            k = int(same[np.argmin(dist)])
+            dir_err = max(dir_err, float(dist.min()))
+            if abs(norms[i] - abs(alpha[i])) > tol.balance * max(norms[i], abs(alpha[i])):
+                reason = reason or (f"neuron {i} is not balanced (|u| = {norms[i]:.6g}, |alpha| = "
+                                    f"{abs(alpha[i]):.6g})")
+            elif dist.min() > tol.direction:
+                reason = reason or f"neuron {i} is not (c s_k, gamma_k c) for any optimal candidate k"
+            else:
+                assign[i] = k
+                a[k] += norms[i] * abs(alpha[i])
+        if not reason and fit_err > tol.fit * max(1.0, float(np.linalg.norm(self.yhat))):
+            reason = f"prediction differs from the optimal one (error {fit_err:.3g})"
+        return Membership(not reason, reason, a, assign, fit_err, dir_err)
 
-    def contains(self, net: ReLUNetwork) -> bool:
+    def contains(self, net: ReLUNetwork, tol: Tolerances | None = None) -> bool:
         """True iff ``net`` is an optimal network of its width (see :meth:`membership`)."""
-        return self.membership(net).member
+        return self.membership(net, tol).member
 
     def __contains__(self, net: ReLUNetwork) -> bool:
         return self.contains(net)
@@ -362,6 +373,7 @@ class OptimalSet:
             "scope": self.scope,
             "m_star": self.m_star,
             "m_star_method": self.m_star_method,
+            "m_star_lower": self.m_star_lower,
             "unique": self.unique,
             "num_equicorrelated": int(self.equicorrelated.size),
             "num_candidates": self.num_candidates,
@@ -466,19 +478,41 @@ def _m_star_enumerate(Z, yhat, upper: int, tol: Tolerances, res_tol, pos_tol):
     return None
 
 
-def _m_star_milp(Z, yhat, U):
+@contextlib.contextmanager
+def _silent_stdout():
+    """Silence the process's file descriptor 1 (HiGHS's MIP solver prints debug lines there from C++,
+    which would corrupt ``--json`` output)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _m_star_milp(Z, yhat, U, time_limit: float):
+    """min Σ b_k s.t. Z a = ŷ, 0 <= a_k <= U_k b_k, b binary (HiGHS). ``U_k = max_{a∈𝒫} a_k`` (from the
+    LPs) is an exact big-M. Returns (support, proven optimal?, dual bound)."""
     K = Z.shape[1]
-    Ubig = U * (1.0 + 1e-6) + 1e-12
+    Ubig = U * (1.0 + 1e-6) + 1e-12 * max(float(U.max(initial=0.0)), 1e-300)
     c = np.concatenate([np.zeros(K), np.ones(K)])
     A_fit = np.hstack([Z, np.zeros_like(Z)])
-    A_link = np.hstack([np.eye(K), -Ubig * np.eye(K)])
+    A_link = np.hstack([np.eye(K), -np.diag(Ubig)])
     cons = [LinearConstraint(A_fit, yhat, yhat), LinearConstraint(A_link, -np.inf, 0.0)]
-    bounds = Bounds(np.zeros(2 * K), np.concatenate([np.full(K, Ubig), np.ones(K)]))
-    res = milp(c, integrality=np.concatenate([np.zeros(K), np.ones(K)]), bounds=bounds,
-               constraints=cons, options={"mip_rel_gap": 0.0})
-    if res.status != 0 or res.x is None:
+    bounds = Bounds(np.zeros(2 * K), np.concatenate([Ubig, np.ones(K)]))
+    with _silent_stdout():
+        res = milp(c, integrality=np.concatenate([np.zeros(K), np.ones(K)]), bounds=bounds,
+                   constraints=cons,
+                   options={"mip_rel_gap": 0.0, "time_limit": float(time_limit), "disp": False})
+    bound = getattr(res, "mip_dual_bound", None)
+    if res.x is None:
+        if res.status == 1:  # time limit before any integer solution
+            return None, False, bound
         raise SolverError(f"MILP for m* failed: {res.message}")
-    return np.flatnonzero(res.x[K:] > 0.5), res
+    return np.flatnonzero(res.x[K:] > 0.5), res.status == 0, bound
 
 
 def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -680,7 +714,8 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
                 tol: Tolerances | None = None, vertices: bool | str = "auto",
                 max_vertex_candidates: int = 14, m_star_method: str = "auto",
                 max_enumeration: int = 20000, fixed_prediction: bool = False,
-                polish: bool = True, max_chambers: int | None = 20000) -> OptimalSet:
+                polish: bool = True, max_chambers: int | None = 20000,
+                milp_time_limit: float = 60.0) -> OptimalSet:
     r"""Build the :class:`OptimalSet` of ``problem`` (SPEC §4.6–§4.7).
 
     Steps: solve (CVX) (or reuse ``solution``); polish (ŷ, λ) by an active-set Newton method on the KKT
@@ -708,7 +743,12 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         Enumerate the vertices of 𝒫 by brute force over supports ("auto": when K ≤
         ``max_vertex_candidates``).
     m_star_method : "auto" | "enumerate" | "milp"
-        "auto" enumerates supports when at most ``max_enumeration`` subsets are needed, else MILP.
+        How m* is found when 𝒫 is not a single point: "auto" enumerates the supports (among the
+        active candidates, smaller than the pruned width) when at most ``max_enumeration`` subsets are
+        needed, else a MILP (HiGHS) with the exact big-M ``max_{a∈𝒫} a_k``.
+    milp_time_limit : float
+        Seconds for the MILP; when reached, m* is the best support found (``m_star_method =
+        "milp_time_limit"``, with a warning) — an upper bound, not proven minimal.
     polish : bool
         Refine (ŷ, λ) before computing E (default True; squared and logistic losses).
     max_chambers : int or None
@@ -812,6 +852,7 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         lp_points, amax = np.zeros((K, K)), np.zeros(K)
         active, unique = np.zeros(0, dtype=int), True
         m_star, a_star, method = 0, np.zeros(K), "zero"
+        m_lower = 0
         a_pruned = np.zeros(K)
         verts, checked = (np.zeros((1, K)), 0) if vertices else (None, 0)
     else:
@@ -827,22 +868,37 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
             a_pruned = _vertex_on_support(Z, yhat, np.flatnonzero(a0 * _prune_columns(
                 Z * a0, a0, tol.rank, neutral=np.inf) > pos_tol), tol.rank)
             upper = int(np.sum(a_pruned > pos_tol))
-        m_star, a_star, method = upper, a_pruned, "pruned"
-        n_sub = sum(math.comb(K, s) for s in range(1, upper))
-        if m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration):
-            found = _m_star_enumerate(Z, yhat, upper, tol, res_tol, pos_tol)
+        m_star, a_star, method, m_lower = upper, a_pruned, "pruned", 1
+        # every point of 𝒫 vanishes off `active`: search supports among the active candidates only
+        Za = Z[:, active]
+        n_sub = sum(math.comb(active.size, s) for s in range(1, upper))
+        if unique:  # 𝒫 is one point, supported exactly on `active`
+            m_star, a_star, method = int(active.size), _vertex_on_support(Z, yhat, active, tol.rank), \
+                "unique"
+        elif m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration):
+            found = _m_star_enumerate(Za, yhat, upper, tol, res_tol, pos_tol)
             method = "enumeration"
             if found is not None:
-                m_star, a_star = found
+                m_star, a_star = found[0], np.zeros(K)
+                a_star[active] = found[1]
         else:
-            supp, _ = _m_star_milp(Z, yhat, total)
-            sol = _support_solution(Z, yhat, list(supp), tol.rank) if supp.size else None
-            if sol is not None and sol[1] <= res_tol and np.all(sol[0] >= -pos_tol):
-                method = "milp"
+            supp, proven, bound = _m_star_milp(Za, yhat, amax[active], milp_time_limit)
+            supp = active[supp] if supp is not None else None
+            sol = _support_solution(Z, yhat, list(supp), tol.rank) if supp is not None else None
+            if supp is None:
+                m_lower = max(1, math.ceil((bound or 1.0) - 1e-6))
+                warnings.append(f"MILP found no solution within its time limit ({milp_time_limit:g} "
+                                f"s): m_star = {m_star} is the pruned upper bound")
+            elif sol is not None and sol[1] <= res_tol and np.all(sol[0] >= -pos_tol):
+                method = "milp" if proven else "milp_time_limit"
                 if supp.size < upper:
                     m_star = int(supp.size)
                     a_star = np.zeros(K)
                     a_star[supp] = np.clip(sol[0], 0.0, None)
+                m_lower = m_star if proven else max(1, math.ceil((bound or 1.0) - 1e-6))
+                if not proven:
+                    warnings.append(f"MILP stopped at its time limit ({milp_time_limit:g} s): m_star = "
+                                    f"{m_star} is an upper bound (MILP lower bound {bound})")
             else:
                 warnings.append("MILP support failed the least-squares re-check; m_star is the pruned "
                                 "upper bound")
@@ -875,6 +931,7 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         equicorrelated=E, equicorrelation_spread=spread, equicorrelation_margin=margin, gamma=gamma,
         directions=S, fits=Z, candidate_blocks=groups, total_mass=total, max_coefficient=amax,
         active=active, lp_points=lp_points, unique=bool(unique), m_star=int(m_star),
+        m_star_lower=int(m_star if method in ("zero", "unique", "enumeration") else m_lower),
         m_star_coefficients=a_star, m_star_method=method, pruned_weights=pruned,
         pruned_width=int(np.sum(pruned.norms() > 0)), minimal_width=minimal_width, vertices=verts,
         vertices_checked=int(checked), certified=M <= beta * (1.0 + tol.certificate),

@@ -4,7 +4,8 @@ Every generator takes ``seed`` (a non-negative int, passed to ``np.random.defaul
 ``(X, y, meta)``:
 
 * ``X`` : array, shape (n, d), float64 — features WITHOUT a bias column (append one with
-  ``np.hstack([X, np.ones((n, 1))])`` or ``load_csv(..., bias=True)`` when ``meta["bias"]`` is True);
+  ``np.hstack([X, np.ones((n, 1))])`` or ``load_csv(..., bias=True)`` when ``meta["bias"]`` is
+  True);
 * ``y`` : array, shape (n,) — regression targets, or labels in {−1, +1} for classification;
 * ``meta`` : dict — ``generator`` (function name), every parameter (including ``seed``), the
   recommended ``loss`` and ``bias``, and the planted teacher weights where there are any (as
@@ -15,12 +16,12 @@ Same arguments ⇒ bitwise identical output. Random draws happen in a fixed docu
 Generators
 ----------
 :func:`gaussian_regression`   i.i.d. N(0, 1) features and targets (the generic data of SPEC O21).
-:func:`low_rank_gaussian`     rank-r Gaussian features in R^d (exact chamber enumeration works in R^r,
-                              SPEC §1.3) with targets from a planted ReLU teacher.
-:func:`teacher_network`       Gaussian or uniform inputs, targets of a planted two-layer ReLU teacher
-                              (optionally with biases) plus Gaussian noise.
-:func:`teacher_1d`            1-D inputs on an interval, biased teacher (piecewise linear target with
-                              kinks inside the interval); fit with a bias column.
+:func:`low_rank_gaussian`     rank-r Gaussian features in R^d (exact chamber enumeration works in
+                              R^r, SPEC §1.3) with targets from a planted ReLU teacher.
+:func:`teacher_network`       Gaussian or uniform inputs, targets of a planted two-layer ReLU
+                              teacher (optionally with biases) plus Gaussian noise.
+:func:`teacher_1d`            1-D inputs on an interval, biased teacher (piecewise linear target
+                              with kinks inside the interval); fit with a bias column.
 :func:`teacher_2d`            :func:`teacher_network` with d = 2.
 :func:`two_spirals`           the classic two-spirals classification task, labels ±1.
 """
@@ -62,8 +63,8 @@ def _check_nonneg(v, name: str) -> float:
 def _teacher(rng: np.random.Generator, d: int, width: int, bias: bool, bias_range: float):
     """Draw teacher weights in the order U, alpha, b.
 
-    u_k uniform on the unit sphere S^{d-1}; α_k = ±(0.5 + U(0, 1)) with a random sign; b_k ~ U(−r, r)
-    (zeros and no draw when ``bias`` is False).
+    u_k uniform on the unit sphere S^{d-1}; α_k = ±(0.5 + U(0, 1)) with a random sign;
+    b_k ~ U(−r, r) (zeros and no draw when ``bias`` is False).
     """
     U = rng.normal(size=(width, d))
     U /= np.linalg.norm(U, axis=1, keepdims=True)
@@ -100,9 +101,9 @@ def low_rank_gaussian(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Rank-``rank`` features :math:`X = G Q^T` and targets from a planted ReLU teacher.
 
-    ``G`` (n, r) has N(0, 1) entries, ``Q`` (d, r) has orthonormal columns (QR of a Gaussian matrix),
-    so ``rank(X) = r`` almost surely and the rows are in general position within ``range(Q)``
-    (Cover count :math:`2\sum_{k<r}\binom{n-1}{k}` chambers, SPEC §1.3). Targets:
+    ``G`` (n, r) has N(0, 1) entries, ``Q`` (d, r) has orthonormal columns (QR of a Gaussian
+    matrix), so ``rank(X) = r`` almost surely and the rows are in general position within
+    ``range(Q)`` (Cover count :math:`2\sum_{k<r}\binom{n-1}{k}` chambers, SPEC §1.3). Targets:
     :math:`y = \sum_k \sigma(X t_k)\,a_k + \text{noise}\cdot N(0, 1)` with a bias-free teacher.
     Draw order: G, Q, teacher (t, a), noise.
 
@@ -148,7 +149,7 @@ def teacher_network(
     bias_range: float = 1.0,
     inputs: str = "gaussian",
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    r"""Targets of a planted two-layer ReLU teacher :math:`y = \sigma(XU_t^T + 1b^T)\alpha_t + \varepsilon`.
+    r"""Targets of a planted ReLU teacher :math:`y = \sigma(XU_t^T + 1b^T)\alpha_t + \varepsilon`.
 
     Draw order: inputs X, teacher (u_k uniform on the sphere, α_k = ±(0.5 + U(0,1)), b_k ~ U(−r, r)
     if ``bias``), noise ε ~ noise · N(0, I).
@@ -206,10 +207,11 @@ def teacher_1d(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""1-D regression: x sorted uniform on ``interval``, target a biased ReLU teacher plus noise.
 
-    Teacher neuron k: :math:`a_k\,\sigma(s_k(x - c_k))` with slope sign s_k = ±1, kink c_k uniform in
-    the middle 80 % of the interval and a_k = ±(0.5 + U(0, 1)). In the network parametrization this is
-    u_k = (s_k, −s_k c_k) on the input (x, 1), so fit with a bias column (``meta["bias"] = True``):
-    rank 2, hence 2n chambers for distinct x ≠ 0 (SPEC O5). Draw order: x, s, c, a, noise.
+    Teacher neuron k: :math:`a_k\,\sigma(s_k(x - c_k))` with slope sign s_k = ±1, kink c_k uniform
+    in the middle 80 % of the interval and a_k = ±(0.5 + U(0, 1)). In the network parametrization
+    this is u_k = (s_k, −s_k c_k) on the input (x, 1), so fit with a bias column
+    (``meta["bias"] = True``): rank 2, hence 2n chambers for distinct x ≠ 0 (SPEC O5).
+    Draw order: x, s, c, a, noise.
 
     Returns ``X`` of shape (n, 1).
     """
@@ -242,10 +244,11 @@ def two_spirals(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Two interleaved spirals in the plane, labels +1 (first arm) and −1 (second arm).
 
-    Point j of an arm: radius :math:`t_j \in [r_{min}, 1]` (uniform), angle :math:`2\pi\,\text{turns}\,t_j`
-    (the second arm is rotated by π), plus noise · N(0, I_2). The first ``ceil(n/2)`` rows are label
-    +1, the rest −1. Draw order: t (arm +1), t (arm −1), noise. Not separable by a bias-free
-    (positively homogeneous) network: use a bias column (``meta["bias"] = True``).
+    Point j of an arm: radius :math:`t_j \in [r_{min}, 1]` (uniform), angle
+    :math:`2\pi\,\text{turns}\,t_j` (the second arm is rotated by π), plus noise · N(0, I_2). The
+    first ``ceil(n/2)`` rows are label +1, the rest −1. Draw order: t (arm +1), t (arm −1), noise.
+    Not separable by a bias-free (positively homogeneous) network: use a bias column
+    (``meta["bias"] = True``).
     """
     n = _check_int(n, "n", low=2)
     turns = _check_nonneg(turns, "turns")

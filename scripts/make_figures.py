@@ -83,11 +83,32 @@ def _finish(fig, title: str, caption: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _actual_ticks(ax, values) -> None:
+    """Major ticks at the plotted x values (when there are few), plain numbers, no minor labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    values = sorted(set(float(v) for v in values))
+    kept = values[:1]
+    for v in values[1:]:  # keep tick labels apart on a log axis
+        if v >= 1.3 * kept[-1]:
+            kept.append(v)
+    values = kept
+    if len(values) <= 10:
+        ax.xaxis.set_major_locator(FixedLocator(values))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{v:g}" for v in values])
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def gap_figure(df, x: str, line_key: str, out: Path):
-    """|relative gap| of the best trained net vs ``x``; panels per dataset, lines per line_key."""
+    """|relative gap| of the best trained net vs ``x``; panels per dataset, lines per line_key.
+
+    Datasets with fewer than two values of ``x`` among the ok runs get no panel (named in the
+    caption); a panel's line labels name only the keys that vary within that dataset.
+    """
     import numpy as np
     import pandas as pd
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     name = f"gap_vs_{x}.png"
     need = [c for c in ("dataset", x, line_key, "best_relative_gap") if c not in df.columns]
@@ -97,16 +118,17 @@ def gap_figure(df, x: str, line_key: str, out: Path):
     ok = _ok_rows(df).copy()
     ok["gap"] = pd.to_numeric(ok["best_relative_gap"], errors="coerce")
     ok = ok.dropna(subset=["gap"])
-    if ok[x].nunique() < 2:
-        note(f"{name} skipped: fewer than 2 values of {x} among the ok runs")
+    counts = ok.groupby("dataset", sort=False)[x].nunique()
+    datasets = [d for d in dict.fromkeys(ok["dataset"]) if counts[d] >= 2]
+    skipped = [d for d in dict.fromkeys(ok["dataset"]) if counts[d] < 2]
+    if not datasets:
+        note(f"{name} skipped: no dataset has 2 or more values of {x} among the ok runs")
         return None
-    extra = _varying(ok, EXTRA_KEYS)
-    keys = [line_key, *extra]
-    datasets = list(dict.fromkeys(ok["dataset"]))
     fig, axes = _new_figure(len(datasets))
     below = False
     for ax, ds in zip(axes, datasets, strict=True):
         d = ok[ok["dataset"] == ds]
+        keys = [line_key, *_varying(d, EXTRA_KEYS)]
         for i, (lkey, g) in enumerate(d.groupby(keys, sort=True)):
             lkey = lkey if isinstance(lkey, tuple) else (lkey,)
             color = f"C{i % 10}"
@@ -127,25 +149,26 @@ def gap_figure(df, x: str, line_key: str, out: Path):
                     ax.axvline(float(np.median(ms)), color=color, ls=":", lw=1)
         ax.axhline(REACH_TOL, color="gray", ls="--", lw=1)
         ax.set_yscale("log")
-        if x == "beta":
+        if x == "beta" or (d[x].min() > 0 and d[x].max() >= 4 * d[x].min()):
             ax.set_xscale("log")
-        elif ok[x].min() > 0 and ok[x].max() >= 4 * ok[x].min():
-            ax.set_xscale("log", base=2)
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
+        _actual_ticks(ax, d[x])
         ax.set_xlabel({"width": "width m", "beta": "weight decay β"}[x])
         ax.set_ylabel("|L_β(trained) − P_c| / |P_c|")
         ax.set_title(str(ds), fontsize=10)
         ax.legend(fontsize=7)
-    what = "width m" if x == "width" else "weight decay β (log scale)"
+    what = "width m (log scale)" if x == "width" else "weight decay β (log scale)"
     caption = (
         f"Relative gap between the best gradient-trained network of each run and the convex "
         f"optimum P_c, against the {what}; one panel per dataset. Dots: individual runs (seeds, "
-        f"solvers); lines: median over them. Dashed line: the 1e-4 acceptance threshold; gaps "
-        f"below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
+        f"solvers); lines: median over them. Dashed line: the {REACH_TOL:g} acceptance threshold; "
+        f"gaps below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
         + (" Dotted vertical lines: m* (median) for the line of the same colour." if x == "width"
            and "m_star" in ok.columns else "")
-        + (" Red crosses: trained loss BELOW P_c (negative gap)." if below else "")
+        + (" Red crosses: trained loss BELOW the convex value, which happens only when that value "
+           "is not certified (sampled patterns): evidence that the sample misses chambers."
+           if below else "")
+        + (f" Not shown (a single value of {x}): {', '.join(map(str, skipped))}." if skipped
+           else "")
     )
     path = out / name
     _finish(fig, "Trained networks vs the convex optimum: gap against "
@@ -160,7 +183,6 @@ def _first(df, names):
 def solve_time_figure(runs, bench, bench_path: str, out: Path):
     import numpy as np
     import pandas as pd
-    from matplotlib.ticker import NullFormatter
 
     name = "solve_time_vs_patterns.png"
     source, df = None, None
@@ -182,43 +204,44 @@ def solve_time_figure(runs, bench, bench_path: str, out: Path):
         note(f"{name} skipped: no positive pattern counts and solve times in {source}")
         return None
     fig, (ax,) = _new_figure(1, width=6.4)
-    for i, (solver, g) in enumerate(df.groupby("solver", sort=True)):
-        color = f"C{i % 10}"
-        ax.scatter(g["_p"], g["_t"], s=14, alpha=0.4, color=color)
-        med = g.groupby("_p")["_t"].median()
-        ax.plot(med.index.to_numpy(dtype=float), med.to_numpy(dtype=float), "-o", ms=4,
-                color=color, label=str(solver))
+    by_loss = "loss" in df.columns and df["loss"].nunique() > 1
+    markers = dict(zip(sorted(df["loss"].unique()) if by_loss else [None], "os^Dv", strict=False))
+    keys = ["solver", "loss"] if by_loss else ["solver"]
+    colors = {s: f"C{i % 10}" for i, s in enumerate(sorted(df["solver"].unique()))}
+    for key, g in df.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        loss = key[1] if by_loss else None
+        ax.scatter(g["_p"], g["_t"], s=22, alpha=0.75, color=colors[key[0]],
+                   marker=markers[loss], label=", ".join(map(str, key)))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _actual_ticks(ax, df["_p"])
     ax.set_xlabel("number of activation patterns p")
     ax.set_ylabel("solve time [s]")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     n_p = int(np.unique(df["_p"]).size)
+    varying = [c for c in ("n", "d") if c in df.columns and df[c].nunique() > 1]
     caption = (f"Convex-program solve time against the number of activation patterns p "
-               f"(2p blocks), per solver, log-log; dots: individual solves, lines: median per p "
-               f"({n_p} distinct p). Source: {source}.")
+               f"(2p blocks), log-log; one point per solve ({n_p} distinct p), colour = solver"
+               + (", marker = loss" if by_loss else "") + ". "
+               + (f"The problems also differ in {' and '.join(varying)}, so the time is not a "
+                  f"function of p alone. " if varying else "")
+               + f"Failed or timed-out solves are not shown. Source: {source}.")
     path = out / name
     _finish(fig, "Solve time vs number of patterns", caption, path)
     return path, caption
 
 
 def _read(path: Path, what: str):
-    import pandas as pd
+    from hiddenconvex.errors import InputError
+    from hiddenconvex.experiments import read_table
 
-    if not path.is_file():
-        note(f"{what} {path} not found")
-        return None
     try:
-        df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        note(f"cannot read {what} {path}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
+        return read_table(path, what)
+    except InputError as exc:
+        note(str(exc))
         return None
-    if df.empty:
-        note(f"{what} {path} has no rows")
-        return None
-    return df
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,13 @@ SUMMARY_STATS = [
     ("median_relative_gap", "best_relative_gap", "median", "e",
      "median over seeds of each run's best relative gap"),
     ("reached_1e-4", "best_relative_gap", "reached", "f",
-     f"fraction of seeds whose best trained net reaches P_c to |gap| ≤ {REACH_TOL:g}"),
+     f"fraction of seeds whose best trained net reaches the convex value to |gap| ≤ "
+     f"{REACH_TOL:g} (P_c when certified; for an uncertified sample, its P_S ≥ P_c)"),
+    ("in_optimal_set", "fraction_in_optimal_set", "mean", "f",
+     "mean fraction of the trained networks that are members of the exact optimal set"),
+    ("missing_patterns", "patterns_missing_evidence", "fraction", "f",
+     "fraction of runs where a trained net beat the uncertified sampled program "
+     "(evidence that the sample misses chambers)"),
 ]
 GROUP_ALWAYS = ("dataset", "beta")
 NOT_GROUPED = ("solver", "seed")
@@ -74,6 +80,8 @@ def _stat(values, how: str):
         return math.nan
     if how == "median":
         return float(np.median(x))
+    if how == "mean":
+        return float(np.mean(x))
     if how == "min":
         return float(x.min())
     if how == "max":
@@ -199,20 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
 
-    import pandas as pd
+    from hiddenconvex.errors import InputError
+    from hiddenconvex.experiments import read_table
 
     src = Path(args.csv)
-    if not src.is_file():
-        print(f"{PROG}: error: {src} not found; run `make experiments` first", file=sys.stderr)
-        return 2
     try:
-        df = pd.read_csv(src)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"{PROG}: error: cannot read {src}: {first}", file=sys.stderr)
-        return 2
-    if df.empty:
-        print(f"{PROG}: error: {src} has no rows; run `make experiments` first", file=sys.stderr)
+        df = read_table(src, "runs CSV")
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}; run `make experiments` first", file=sys.stderr)
         return 2
     out = Path(args.out)
     try:

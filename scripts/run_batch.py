@@ -50,7 +50,7 @@ def import_task(spec: str):
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            hint = (" (the verification pipeline is not built yet)"
+            hint = (" (is the hiddenconvex package installed?)"
                     if spec == DEFAULT_TASK else "")
             raise InputError(f"task module {module_name!r} not found{hint}") from None
         raise InputError(f"cannot import task module {module_name!r}: {exc}") from None

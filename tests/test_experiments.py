@@ -798,3 +798,75 @@ def test_make_figures_no_inputs(tmp_path, capsys):
                          "--out", str(tmp_path / "f")]) == 2
     assert "run `make experiments`" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.slow
+def test_real_pipeline_killed_and_restarted_matches_uninterrupted(tmp_path):
+    """scripts/run_batch.py with the real task on a tiny dataset, SIGKILLed mid-way, restarted."""
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"x1": [1.0, -1.0, 0.5, -2.0], "x2": [0.3, 0.8, -1.0, 0.2],
+                  "y": [3.0, 2.0, -1.0, 0.5]}).to_csv(data / "tiny.csv", index=False)
+    text = """
+[experiment]
+name = "tiny"
+output = "{output}"
+n_jobs = 2
+[grid]
+dataset = ["tiny"]
+beta = [0.1, 0.3, 1.0]
+width = [3, 6]
+method = ["exact"]
+seeds = [0, 1]
+[options]
+train_method = "adam"
+max_iter = 4000
+n_train_seeds = 2
+"""
+    env = {**os.environ, "HIDDENCONVEX_DATA_DIR": str(data)}
+    script = [sys.executable, str(SCRIPTS / "run_batch.py")]
+
+    def config(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        path = folder / "c.toml"
+        path.write_text(text.format(output=(folder / "runs.csv").as_posix()))
+        return path, folder
+
+    ref_cfg, ref_dir = config("ref")
+    done = subprocess.run([*script, str(ref_cfg)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    cfg, folder = config("killed")
+    proc = subprocess.Popen([*script, str(cfg)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((folder / "tiny.runs").glob("*.json"))) >= 3:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert 3 <= len(list((folder / "tiny.runs").glob("*.json"))) < 12
+    again = subprocess.run([*script, str(cfg)], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "cached" in again.stdout and "0 cached" not in again.stdout
+    pd.testing.assert_frame_equal(comparable(folder / "runs.csv"), comparable(ref_dir / "runs.csv"))
+    assert no_partial_files(tmp_path)
+
+
+def test_atomic_write_permissions_follow_umask(tmp_path):
+    from hiddenconvex.experiments import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.csv", "x\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "a.csv").read_text() == "x\n"

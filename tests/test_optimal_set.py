@@ -405,3 +405,21 @@ def test_cli_errors(tmp_path, capsys):
     assert "strictly convex loss" in err and "Traceback" not in err
     assert main(["optimal-set", str(tmp_path / "missing.csv"), "--beta", "1"]) == 2
     assert main(["optimal-set", str(csv), "--beta", "-1"]) == 2
+
+
+def test_milp_bounds_time_limit_and_quiet(capfd):
+    """The MILP agrees with enumeration; cut short by its time limit it reports an upper bound and a
+    valid lower bound; HiGHS prints nothing on stdout (``--json`` output stays parseable)."""
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(20, 2))
+    prob = Problem.create(X, rng.normal(size=20), 0.1)
+    S = optimal_set(prob, m_star_method="enumerate")
+    assert not S.unique and S.m_star_method == "enumeration" and S.m_star_lower == S.m_star
+    mil = optimal_set(prob, solution=S.solution, m_star_method="milp")
+    assert mil.m_star_method == "milp" and mil.m_star == S.m_star == mil.m_star_lower
+    cut = optimal_set(prob, solution=S.solution, m_star_method="milp", milp_time_limit=1e-4)
+    assert cut.m_star_lower <= S.m_star <= cut.m_star
+    if cut.m_star_method == "milp_time_limit":
+        assert any("time limit" in w for w in cut.warnings)
+    assert_optimal(cut, cut.minimal_network())
+    assert "Highs" not in capfd.readouterr().out

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-chambers", type=int, default=20000,
                    help="enumerate all chambers (needed for the optimal set) only when Cover's bound "
                         "is at most this")
+    p.add_argument("--milp-time-limit", type=float, default=60.0,
+                   help="seconds for the m* MILP; when reached, m_star is an upper bound "
+                        "(m_star_method = milp_time_limit, m_star_lower the proven lower bound)")
     p.set_defaults(func=run)
 
 
@@ -63,7 +66,7 @@ def run(args) -> int:
     patterns = _patterns(args, problem.X)
     result = optimal_set(problem, patterns, solver=args.solver,
                          max_vertex_candidates=args.max_vertex_candidates,
-                         max_chambers=args.max_chambers)
+                         max_chambers=args.max_chambers, milp_time_limit=args.milp_time_limit)
     record = {"data": data.name, **result.to_record(),
               "num_patterns_solved": patterns.p, "pattern_method": patterns.method,
               "seed": args.seed, "samples": args.samples}

@@ -1,0 +1,715 @@
+r"""Verification of gradient-trained networks against the convex optimum (SPEC §1.1, §2.4, §4).
+
+For one problem the convex side is computed once (:func:`convex_reference`): the convex program on
+a pattern list, its certificate over ALL chambers (when they can be enumerated), ψ of the solution
+and, for strictly convex losses, the exact optimal set. Each trained network is then compared with
+it (:func:`verify_networks`); every objective value is :func:`hiddenconvex.objective.objective` —
+the solver's own optimal value is never used as a score.
+
+Per network the report gives :math:`L_\beta(\theta)`, the relative gap
+:math:`(L_\beta(\theta) - P_c)/|P_c|`, whether θ is scaled, nearly minimal under each grouping of
+SPEC §4.5, a member of the optimal set Θ*_m (SPEC §4.6), and φ(θ) (SPEC §4.3) with the dual
+certificate of its prediction (SPEC §2.4).
+
+Two outcomes are not symmetric:
+
+* A trained objective below a VALID LOWER BOUND on :math:`P_c` (the certificate's weak-duality
+  bound, available whenever M(λ) was computed over all chambers) is impossible in exact arithmetic:
+  it is a bug and raises :class:`OptimalityViolation`. The margin is :data:`BELOW_TOL` relative
+  (rounding only); the certificate's bound, not the solver's primal value, is compared, so solver
+  tolerance cannot trigger it.
+* A trained objective below an UNCERTIFIED convex value (a sampled pattern list whose certificate
+  does not hold, or cannot be computed) is possible: it is reported (``below_uncertified``) as
+  evidence that the sampled patterns miss chambers (or, for a complete list, that the solve is
+  inaccurate).
+
+Tolerances. Gradient-trained networks are optimal only to the accuracy of the optimizer: L-BFGS in
+float64 stalls at gradient norms ~1e-7, i.e. parameters ~1e-7 (absolute) from the optimal set even
+when the objective agrees with :math:`P_c` to 1e-10. The direction of a small neuron (norm 0.01) is
+then off by ~1e-5, and the per-neuron relative tests of near-minimality and membership need a
+tolerance above that. The structural tests therefore use ``tol`` (default :data:`DEFAULT_TOL` =
+1e-4), not the optimal set's own 1e-6 tolerances; the measured violations (``scaling_violation``,
+``direction_error``) are reported next to the booleans. On ``data/default.csv`` the networks at the
+optimum have direction errors 2e-6..3e-5, the non-optimal stationary points >= 1e-3.
+
+Core module: no I/O, no printing. :func:`run_pipeline` is the task of the batch runner
+(:mod:`hiddenconvex.experiments`); it reads a bundled dataset by name through
+:mod:`hiddenconvex.datasets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError, SolverError, check_seed
+from .network import ReLUNetwork, is_scaled, scaling_violation
+from .objective import Problem, objective
+from .patterns import Patterns
+from .training import METHODS as TRAIN_METHODS
+from .training import TrainingResult, train_many
+
+__all__ = [
+    "DEFAULT_TOL",
+    "REACH_TOL",
+    "BELOW_TOL",
+    "EVIDENCE_TOL",
+    "OptimalityViolation",
+    "ConvexReference",
+    "NetworkReport",
+    "VerificationReport",
+    "convex_reference",
+    "verify_network",
+    "verify_networks",
+    "verify_training",
+    "PIPELINE_OPTIONS",
+    "check_params",
+    "run_pipeline",
+]
+
+#: Relative tolerance of the structural tests on trained networks (scaled, nearly minimal, member).
+DEFAULT_TOL = 1e-4
+#: A trained network "reaches" P_c when its relative gap is at most this (issue 5 acceptance).
+REACH_TOL = 1e-4
+#: Rounding margin (relative to max(1, |bound|)) below a valid lower bound before raising.
+BELOW_TOL = 1e-9
+#: Relative margin below an uncertified convex value that counts as evidence of missing patterns.
+EVIDENCE_TOL = 1e-6
+
+
+class OptimalityViolation(RuntimeError):
+    """A trained network has an objective below a valid lower bound on the convex optimum P_c.
+
+    Impossible in exact arithmetic (P_c ≤ P*_m ≤ L_β(θ), SPEC §2.1–§2.2): a bug in the objective,
+    the training, the convex program or the certificate.
+    """
+
+
+# --------------------------------------------------------------------------------------------------
+# The convex side
+
+
+@dataclass(frozen=True)
+class ConvexReference:
+    """The convex optimum a trained network is compared with.
+
+    Attributes
+    ----------
+    problem : Problem
+    patterns : Patterns
+        The pattern list the program was solved on.
+    chambers : Patterns or None
+        The complete chamber list (None when enumerating it is unaffordable).
+    solution : ConvexSolution
+    convex_objective : float
+        P_c: with an optimal set, its polished optimum (``optimal_set.objective``, L_β of an exact
+        optimal network, certified to ~1e-15); else ``objective(problem, solution.weights).total``
+        (P_c to the certificate's gap, or P_𝒮 for a sampled list).
+    solver_objective : float
+        ``objective(problem, solution.weights).total`` (solver accuracy).
+    certified : bool
+        The solution's certificate holds over all chambers (then ``convex_objective`` = P_c to the
+        certificate's gap).
+    lower_bound : float or None
+        Weak-duality lower bound on P_c (None when the chambers are unavailable): the larger of the
+        solution's and the optimal set's (polished dual point).
+    psi_objective : float
+        :math:`L_\\beta(\\psi(W^*))` of the solver's weights (= ``solver_objective``, SPEC §4.2).
+    optimal_set : OptimalSet or None
+        The exact optimal set; None for the hinge loss or an uncertified solution
+        (``optimal_set_note`` says why).
+    seconds : dict
+        ``convex_seconds`` (wall time of the solve with its certificate and the chamber
+        enumeration it needs), ``optimal_set_seconds``.
+    """
+
+    problem: Problem
+    patterns: Patterns
+    chambers: Patterns | None
+    solution: object
+    convex_objective: float
+    solver_objective: float
+    certified: bool
+    lower_bound: float | None
+    psi_objective: float
+    optimal_set: object | None
+    optimal_set_note: str
+    seconds: dict
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """The program was solved on every chamber."""
+        return bool(self.patterns.complete)
+
+    def to_record(self) -> dict:
+        sol, cert, oset = self.solution, self.solution.certificate, self.optimal_set
+        rec = {
+            "n": self.problem.n,
+            "d": self.problem.d,
+            "beta": self.problem.beta,
+            "loss": self.problem.loss.name,
+            "rank": self.patterns.rank,
+            "n_patterns": self.patterns.p,
+            "patterns_complete": self.complete,
+            "pattern_method": self.patterns.method,
+            "n_chambers": None if self.chambers is None else self.chambers.p,
+            "convex_objective": self.convex_objective,
+            "solver_objective": self.solver_objective,
+            "solver_objective_error": float(sol.solver_objective - self.convex_objective),
+            "solver_status": sol.status,
+            "solve_seconds": float(sol.solve_seconds),
+            "solver": sol.solver,
+            "solver_version": sol.solver_version,
+            "certified": self.certified,
+            "max_correlation": None if cert is None else cert.M,
+            "lower_bound": self.lower_bound,
+            "certificate_gap": None if self.lower_bound is None
+            else self.convex_objective - self.lower_bound,
+            "psi_objective": self.psi_objective,
+            "psi_gap": self.psi_objective - self.solver_objective,
+            "optimal_set": oset is not None,
+            "optimal_set_note": self.optimal_set_note,
+        }
+        if oset is not None:
+            rec.update(m_star=int(oset.m_star), unique=bool(oset.unique),
+                       n_candidates=int(oset.num_candidates), pruned_width=int(oset.pruned_width),
+                       minimal_width=int(oset.minimal_width),
+                       minimal_objective=objective(self.problem, oset.minimal_network()).total)
+        else:
+            rec.update(m_star=None, unique=None, n_candidates=None, pruned_width=None,
+                       minimal_width=None, minimal_objective=None)
+        rec.update(self.seconds)
+        return rec
+
+
+def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = "clarabel",
+                     solver_tol: float | None = None, build_optimal_set: bool = True,
+                     chambers: Patterns | None = None) -> ConvexReference:
+    """Solve the convex program on ``patterns``, certify it and (if possible) build the optimal set.
+
+    Parameters
+    ----------
+    problem : Problem
+    patterns : Patterns
+        Exact chambers (P_c) or a sampled list (P_𝒮 ≥ P_c).
+    solver : str
+        cvxpy solver name (:mod:`hiddenconvex.solvers`).
+    solver_tol : float, optional
+        Solver tolerance (default: the solver's, :func:`~hiddenconvex.solvers.solver_options`).
+    build_optimal_set : bool
+        Build :func:`~hiddenconvex.optimal_set.optimal_set` (strictly convex losses, certified
+        solutions only; otherwise the reason is recorded in ``optimal_set_note``).
+    chambers : Patterns, optional
+        A complete chamber list (avoids enumerating it again for a sampled ``patterns``).
+
+    Returns
+    -------
+    ConvexReference
+
+    Raises
+    ------
+    InputError, SolverError
+        Bad solver name or options; solver failure.
+    """
+    from .certificate import complete_chambers
+    from .convex_program import solve_convex
+    from .maps import psi
+
+    if not isinstance(problem, Problem):
+        raise InputError(f"expected a Problem, got {type(problem).__name__}")
+    if not isinstance(patterns, Patterns):
+        raise InputError(f"expected a Patterns object, got {type(patterns).__name__}")
+    warnings: list[str] = []
+    t0 = time.perf_counter()
+    chambers, why = complete_chambers(problem.X, patterns, chambers)
+    if chambers is None:
+        warnings.append(why)
+    sol = solve_convex(problem, patterns, solver=solver, tol=solver_tol, chambers=chambers)
+    convex_seconds = time.perf_counter() - t0
+    warnings.extend(sol.warnings)
+    cert = sol.certificate
+    certified = bool(cert is not None and cert.certified)
+    lower = None if cert is None or cert.lower_bound is None else float(cert.lower_bound)
+    p_c = float(objective(problem, sol.weights).total)
+    psi_obj = float(objective(problem, psi(sol.weights)).total)
+
+    oset, note = None, ""
+    t1 = time.perf_counter()
+    if not build_optimal_set:
+        note = "not requested"
+    elif not problem.loss.strictly_convex:
+        note = (f"the {problem.loss.name} loss is not strictly convex: the optimal prediction need "
+                "not be unique (SPEC 4.6)")
+    elif chambers is None:
+        note = "all chambers are needed for the optimal set and enumerating them is unaffordable"
+    elif not certified:
+        note = "the convex solution is not certified over all chambers"
+    else:
+        from .optimal_set import optimal_set
+
+        try:
+            oset = optimal_set(problem, chambers, solution=sol, solver=solver)
+        except (InputError, SolverError) as exc:
+            note = f"optimal set unavailable: {exc}"
+    if note and build_optimal_set:
+        warnings.append(note)
+    solver_obj = p_c
+    if oset is not None:  # the polished optimum and its (tighter) dual bound
+        p_c = float(oset.objective)
+        lower = max(lower, float(oset.lower_bound)) if lower is not None else float(oset.lower_bound)
+    return ConvexReference(
+        problem=problem, patterns=patterns, chambers=chambers, solution=sol,
+        convex_objective=p_c, solver_objective=solver_obj, certified=certified, lower_bound=lower,
+        psi_objective=psi_obj,
+        optimal_set=oset, optimal_set_note=note,
+        seconds={"convex_seconds": convex_seconds,
+                 "optimal_set_seconds": time.perf_counter() - t1},
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One trained network
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """Verification of one network against a :class:`ConvexReference`.
+
+    Attributes
+    ----------
+    objective : float
+        :math:`L_\\beta(\\theta)`.
+    relative_gap : float
+        :math:`(L_\\beta(\\theta) - P_c)/|P_c|` (may be slightly negative for a net at the optimum:
+        the convex value is a primal value, only ``lower_bound`` is a bound).
+    reached : bool
+        ``relative_gap <= reach_tol``.
+    below_uncertified : bool
+        Objective below an uncertified convex value by more than :data:`EVIDENCE_TOL` (evidence that
+        patterns are missing).
+    scaled, scaling_violation : the SPEC §4.1 test at ``tol`` and ``max_i | ‖u_i‖ − |α_i| |``.
+    nearly_minimal : dict
+        Grouping (``cone``, ``ge_pattern``, ``strict_pattern``, ``cell``) → bool (SPEC §4.5).
+    n_negligible : int
+        Neurons left out of the two tests above: energy ½(‖u‖² + α²) at most
+        ``tol · max(1, Σ‖u_i‖|α_i|)`` (the zero rule of the membership test).
+    in_optimal_set : bool or None
+        Membership in Θ*_m at tolerance ``tol`` (None without an optimal set); ``membership_reason``
+        names the first failing condition, ``direction_error`` is the largest distance of a nonzero
+        neuron's direction to the nearest same-sign optimal direction s_k.
+    phi_objective : float or None
+        :math:`L^c_\\beta(\\varphi(\\theta)) \\le L_\\beta(\\theta)` (None when a neuron lies in
+        no cone of an incomplete pattern list).
+    phi_certificate : Certificate or None
+        :func:`~hiddenconvex.certificate.certify` of φ(θ) (its prediction equals f_θ(X)).
+    training : TrainingResult or None
+    """
+
+    network: ReLUNetwork
+    objective: float
+    relative_gap: float
+    reached: bool
+    below_uncertified: bool
+    scaled: bool
+    scaling_violation: float
+    nearly_minimal: dict
+    in_optimal_set: bool | None
+    membership_reason: str
+    direction_error: float | None
+    phi_objective: float | None
+    phi_certificate: object | None
+    phi_note: str = ""
+    n_negligible: int = 0
+    training: TrainingResult | None = None
+
+    def to_record(self, grouping: str = "cone") -> dict:
+        """Flat dict of scalars (the network and the training history are not included)."""
+        cert = self.phi_certificate
+        rec = {}
+        if self.training is not None:
+            tr = self.training
+            rec.update(train_seed=tr.seed, width=tr.width, train_method=tr.method,
+                       iterations=tr.iterations, converged=tr.converged, grad_norm=tr.grad_norm,
+                       train_seconds=tr.seconds)
+        else:
+            rec.update(width=self.network.width)
+        rec.update({
+            "objective": self.objective,
+            "relative_gap": self.relative_gap,
+            "reached": self.reached,
+            "below_uncertified": self.below_uncertified,
+            "scaled": self.scaled,
+            "scaling_violation": self.scaling_violation,
+            "n_negligible": self.n_negligible,
+            "nearly_minimal": self.nearly_minimal[grouping],
+            "nearly_minimal_groupings": ",".join(g for g, ok in self.nearly_minimal.items() if ok),
+            "in_optimal_set": self.in_optimal_set,
+            "membership_reason": self.membership_reason,
+            "direction_error": self.direction_error,
+            "phi_objective": self.phi_objective,
+            "phi_certified": None if cert is None else bool(cert.certified),
+            "phi_max_correlation": None if cert is None else cert.M,
+            "phi_lower_bound": None if cert is None else cert.lower_bound,
+            "phi_gap": None if cert is None else cert.gap,
+        })
+        return rec
+
+
+def _relative(value: float, ref: float) -> float:
+    return (value - ref) / max(abs(ref), np.finfo(float).tiny)
+
+
+def _check_bound(value: float, ref: ConvexReference, what: str) -> None:
+    lb = ref.lower_bound
+    if lb is not None and value < lb - BELOW_TOL * max(1.0, abs(lb)):
+        raise OptimalityViolation(
+            f"{what} has objective {value:.15g} below the certified lower bound {lb:.15g} on "
+            f"the convex optimum (convex value {ref.convex_objective:.15g}, "
+            f"beta = {ref.problem.beta:g}, {ref.problem.loss.name} loss): impossible, "
+            "P_c <= P*_m <= L_beta(theta); this is a bug"
+        )
+
+
+def _negligible(net: ReLUNetwork, tol: float) -> np.ndarray:
+    """Neurons whose energy ½(‖u‖² + α²) is at most ``tol · max(1, Σ_i ‖u_i‖|α_i|)``.
+
+    The same rule as the optimal set's membership test (with its ``fit`` tolerance = ``tol``):
+    a neuron of norm r carries parameter errors ~1e-7/r in its direction, so tiny neurons left over
+    by the optimizer must not decide the structural tests.
+    """
+    norms = net.neuron_norms()
+    mass = float(np.sum(norms * np.abs(net.alpha)))
+    return 0.5 * (norms**2 + net.alpha**2) <= tol * max(1.0, mass)
+
+
+def _membership(ref: ConvexReference, net: ReLUNetwork, tol: float):
+    oset = ref.optimal_set
+    if oset is None:
+        return None, ref.optimal_set_note, None
+    # The optimal set's own tolerances (1e-6) are for solver-accurate points; a trained network is
+    # tested at `tol` (module docstring). Only the membership tolerances are replaced.
+    loose = dataclasses.replace(oset.tolerances, direction=tol, balance=tol, fit=tol)
+    member = oset.membership(net, tol=loose)
+    return bool(member.member), member.reason, member.direction_error
+
+
+def _phi(ref: ConvexReference, net: ReLUNetwork, certify_tol: float):
+    from .certificate import certify
+    from .maps import phi
+
+    problem = ref.problem
+    pats = ref.chambers if ref.chambers is not None else ref.patterns
+    try:
+        W = phi(net, problem.X, pats)
+    except InputError as exc:
+        return None, None, f"phi unavailable: {exc}"
+    value = objective(problem, W).total
+    cert = certify(problem, W.predict(problem.X), value, ref.chambers, chambers=ref.chambers,
+                   tol=certify_tol)
+    return float(value), cert, ""
+
+
+def verify_network(ref: ConvexReference, net: ReLUNetwork | TrainingResult, *,
+                   tol: float = DEFAULT_TOL, reach_tol: float = REACH_TOL,
+                   certify_tol: float = 1e-6) -> NetworkReport:
+    """Compare one network (or training result) with the convex reference.
+
+    Raises
+    ------
+    OptimalityViolation
+        The network's objective, or that of φ(θ), is below the valid lower bound on P_c.
+    """
+    from .minimality import GROUPINGS, is_nearly_minimal
+
+    training = net if isinstance(net, TrainingResult) else None
+    net = net.network if training is not None else net
+    if not isinstance(net, ReLUNetwork):
+        raise InputError(f"expected a ReLUNetwork or TrainingResult, got {type(net).__name__}")
+    problem = ref.problem
+    value = float(objective(problem, net).total)
+    what = "trained network" + (f" (seed {training.seed})" if training is not None else "")
+    _check_bound(value, ref, what)
+    p_c = ref.convex_objective
+    below = (not ref.certified) and value < p_c - EVIDENCE_TOL * max(1.0, abs(p_c))
+    member, reason, dir_err = _membership(ref, net, tol)
+    tiny = _negligible(net, tol)
+    core = ReLUNetwork(net.U[~tiny], net.alpha[~tiny])
+    phi_value, phi_cert, phi_note = _phi(ref, net, certify_tol)
+    if phi_value is not None:
+        _check_bound(phi_value, ref, f"phi of the {what}")
+    return NetworkReport(
+        network=net, objective=value, relative_gap=_relative(value, p_c),
+        reached=_relative(value, p_c) <= reach_tol, below_uncertified=bool(below),
+        scaled=is_scaled(core, tol), scaling_violation=scaling_violation(core),
+        nearly_minimal={g: is_nearly_minimal(core, problem.X, g, tol) for g in GROUPINGS},
+        n_negligible=int(tiny.sum()),
+        in_optimal_set=member, membership_reason=reason, direction_error=dir_err,
+        phi_objective=phi_value, phi_certificate=phi_cert, phi_note=phi_note, training=training,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Convex reference plus one :class:`NetworkReport` per trained network.
+
+    ``seconds`` holds the stage timings (``patterns_seconds``, ``convex_seconds``,
+    ``optimal_set_seconds``, ``train_seconds``, ``verify_seconds``); ``solve_seconds`` in the record
+    is the solver's own time.
+    """
+
+    reference: ConvexReference
+    networks: tuple[NetworkReport, ...]
+    tol: float
+    reach_tol: float
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> NetworkReport | None:
+        return min(self.networks, key=lambda r: r.objective) if self.networks else None
+
+    @property
+    def best_relative_gap(self) -> float | None:
+        return None if self.best is None else self.best.relative_gap
+
+    @property
+    def patterns_missing_evidence(self) -> bool:
+        """Some network beat an uncertified convex value on an incomplete pattern list."""
+        return (not self.reference.complete) and any(r.below_uncertified for r in self.networks)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        out = list(self.reference.warnings)
+        if any(r.below_uncertified for r in self.networks):
+            out.append(
+                "a trained network is below the uncertified convex value: "
+                + ("evidence that the sampled patterns miss chambers" if not self.reference.complete
+                   else "the convex solve is inaccurate")
+            )
+        return tuple(out)
+
+    def network_records(self, grouping: str = "cone") -> list[dict]:
+        return [r.to_record(grouping) for r in self.networks]
+
+    def to_record(self, grouping: str = "cone") -> dict:
+        """Summary: the convex record, aggregates over the networks and the stage timings."""
+        nets = self.networks
+        gaps = [r.relative_gap for r in nets]
+        rec = self.reference.to_record()
+        rec.update({
+            "n_trained": len(nets),
+            "width": nets[0].network.width if nets else None,
+            "width_ge_m_star": (None if not nets or rec["m_star"] is None
+                                else nets[0].network.width >= rec["m_star"]),
+            "best_objective": None if not nets else self.best.objective,
+            "best_relative_gap": self.best_relative_gap,
+            "median_relative_gap": float(np.median(gaps)) if gaps else None,
+            "n_reached": sum(r.reached for r in nets),
+            "n_below_uncertified": sum(r.below_uncertified for r in nets),
+            "patterns_missing_evidence": self.patterns_missing_evidence,
+            "n_scaled": sum(r.scaled for r in nets),
+            "n_nearly_minimal": sum(r.nearly_minimal[grouping] for r in nets),
+            "n_in_optimal_set": (None if self.reference.optimal_set is None
+                                 else sum(bool(r.in_optimal_set) for r in nets)),
+            "fraction_in_optimal_set": (None if self.reference.optimal_set is None or not nets
+                                        else sum(bool(r.in_optimal_set) for r in nets) / len(nets)),
+            "n_phi_certified": sum(bool(r.phi_certificate is not None
+                                        and r.phi_certificate.certified) for r in nets),
+            "verify_tol": self.tol,
+            "reach_tol": self.reach_tol,
+        })
+        rec.update(self.seconds)
+        rec["warnings"] = list(self.warnings)
+        return rec
+
+
+def verify_networks(ref: ConvexReference, networks: Iterable[ReLUNetwork | TrainingResult], *,
+                    tol: float = DEFAULT_TOL, reach_tol: float = REACH_TOL,
+                    certify_tol: float = 1e-6) -> VerificationReport:
+    """:func:`verify_network` for each network; raises :class:`OptimalityViolation` on the first
+    network below the valid lower bound."""
+    for name, v in (("tol", tol), ("reach_tol", reach_tol), ("certify_tol", certify_tol)):
+        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+            raise InputError(f"{name} must be finite and > 0, got {v!r}")
+    t0 = time.perf_counter()
+    reports = tuple(verify_network(ref, net, tol=tol, reach_tol=reach_tol, certify_tol=certify_tol)
+                    for net in networks)
+    return VerificationReport(ref, reports, tol, reach_tol,
+                              {**ref.seconds, "verify_seconds": time.perf_counter() - t0})
+
+
+def verify_training(
+    problem: Problem,
+    width: int,
+    seeds: int | Sequence[int] = 4,
+    *,
+    patterns: Patterns | None = None,
+    method: str = "auto",
+    n_samples: int | None = None,
+    pattern_seed: int = 0,
+    solver: str = "clarabel",
+    solver_tol: float | None = None,
+    train_method: str = "lbfgs-kinks",
+    train_options: dict | None = None,
+    tol: float = DEFAULT_TOL,
+    reach_tol: float = REACH_TOL,
+    build_optimal_set: bool = True,
+    on_result: Callable[[TrainingResult], object] | None = None,
+) -> VerificationReport:
+    """The whole comparison: patterns → convex program → optimal set → trained nets → report.
+
+    Parameters
+    ----------
+    problem : Problem
+    width : int
+        Width m of the trained networks.
+    seeds : int or sequence of int
+        Training seeds (an int K means 0..K-1).
+    patterns : Patterns, optional
+        Default ``enumerate_patterns(X, method, n_samples=n_samples, seed=pattern_seed)``.
+    solver, solver_tol : convex solver and its tolerance.
+    train_method : {"lbfgs-kinks", "lbfgs", "gd", "adam"}
+        Default ``lbfgs-kinks`` (L-BFGS, then L-BFGS on the kink manifold: reaches optima
+        where neurons sit on kinks, see :mod:`hiddenconvex.training`).
+    train_options : dict, optional
+        Keyword arguments of :func:`hiddenconvex.training.train` (``max_iter``, ``init_scale``...).
+    tol, reach_tol : see :func:`verify_network`.
+    on_result : callable, optional
+        Called with each :class:`TrainingResult` as it completes (progress bars at the edge).
+
+    Returns
+    -------
+    VerificationReport
+    """
+    from .patterns import enumerate_patterns
+    from .solvers import get_solver, solver_options
+
+    if train_method not in TRAIN_METHODS:
+        raise InputError(f"unknown training method {train_method!r}; "
+                         f"choose one of {', '.join(TRAIN_METHODS)}")
+    get_solver(solver)  # bad names fail before any work
+    solver_options(solver, tol=solver_tol)
+    t0 = time.perf_counter()
+    if patterns is None:
+        patterns = enumerate_patterns(problem.X, method=method, n_samples=n_samples,
+                                      seed=pattern_seed)
+    t_pat = time.perf_counter() - t0
+    ref = convex_reference(problem, patterns, solver=solver, solver_tol=solver_tol,
+                           build_optimal_set=build_optimal_set)
+    t1 = time.perf_counter()
+    results = train_many(problem, width, seeds, train_method, on_result=on_result,
+                         **(train_options or {}))
+    t_train = time.perf_counter() - t1
+    report = verify_networks(ref, results, tol=tol, reach_tol=reach_tol)
+    seconds = {"patterns_seconds": t_pat, **report.seconds, "train_seconds": t_train}
+    return dataclasses.replace(report, seconds=seconds)
+
+
+# --------------------------------------------------------------------------------------------------
+# Batch task (hiddenconvex.experiments)
+
+#: Options a batch config may set in ``[options]`` (passed to every :func:`run_pipeline` call).
+PIPELINE_OPTIONS = {
+    "train_method": "lbfgs-kinks",  # lbfgs-kinks | lbfgs | gd | adam
+    "n_train_seeds": 4,          # networks trained per run
+    "init_scale": 1.0,           # initialization scale (hiddenconvex.training)
+    "max_iter": 0,               # training iterations, 0 = the method's default
+    "verify_tol": DEFAULT_TOL,   # tolerance of the structural tests on trained networks
+    "solver_tol": 0.0,           # convex solver tolerance, 0 = the solver's default
+    "grouping": "cone",          # grouping reported in the n_nearly_minimal column
+    "optimal_set": True,         # build the exact optimal set when possible
+}
+
+
+def _options(params: dict) -> dict:
+    known = {"dataset", "beta", "loss", "solver", "method", "samples", "width"}
+    unknown = sorted(set(params) - known - set(PIPELINE_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown pipeline option(s) {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(PIPELINE_OPTIONS)}")
+    opts = {**PIPELINE_OPTIONS, **{k: params[k] for k in PIPELINE_OPTIONS if k in params}}
+    if opts["train_method"] not in TRAIN_METHODS:
+        raise InputError(f"train_method must be one of {', '.join(TRAIN_METHODS)}, "
+                         f"got {opts['train_method']!r}")
+    for key, low in (("n_train_seeds", 1), ("max_iter", 0)):
+        v = opts[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise InputError(f"option {key} must be an integer >= {low}, got {v!r}")
+    for key in ("init_scale", "verify_tol", "solver_tol"):
+        v = opts[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0 \
+                or (v == 0 and key != "solver_tol"):
+            raise InputError(f"option {key} must be a finite number > 0, got {v!r}")
+    from .minimality import GROUPINGS
+
+    if opts["grouping"] not in GROUPINGS:
+        raise InputError(f"grouping must be one of {', '.join(GROUPINGS)}, "
+                         f"got {opts['grouping']!r}")
+    if not isinstance(opts["optimal_set"], bool):
+        raise InputError(f"option optimal_set must be true or false, got {opts['optimal_set']!r}")
+    return opts
+
+
+def _load_problem(params: dict) -> Problem:
+    from .datasets import load_dataset
+
+    data = load_dataset(params["dataset"])
+    return Problem.create(data.X, data.y, params["beta"], params["loss"])
+
+
+def check_params(params: dict) -> None:
+    """Validate one run's parameters before any work (called by ``scripts/run_batch.py``).
+
+    Loads the dataset (cheap) so that an unknown name, a loss that does not fit the labels or an
+    unknown option fail before the first run starts.
+    """
+    _options(params)
+    _load_problem(params)
+
+
+def train_seeds(seed: int, n_train_seeds: int) -> list[int]:
+    """Training seeds of batch run ``seed``: ``seed*K .. seed*K + K - 1`` (disjoint over runs)."""
+    seed = check_seed(seed)
+    return [seed * n_train_seeds + j for j in range(n_train_seeds)]
+
+
+def run_pipeline(params: dict, seed: int) -> dict:
+    """Batch task: one configuration of the grid, one seed → a flat dict of metrics.
+
+    ``params``: ``dataset`` (bundled name), ``beta``, ``loss``, ``solver``, ``method``
+    (exact/sample/auto), ``samples`` (0 = default number of gates), ``width`` and any of
+    :data:`PIPELINE_OPTIONS`. ``seed`` seeds the pattern sampling and, through :func:`train_seeds`,
+    the ``n_train_seeds`` training initializations.
+
+    Metrics are those of :meth:`VerificationReport.to_record` (convex optimum via ``objective()``,
+    certificate, m*, gaps of the trained networks, ...); timings end in ``_seconds``.
+    """
+    opts = _options(params)
+    problem = _load_problem(params)
+    seeds = train_seeds(seed, opts["n_train_seeds"])
+    train_options = {"init_scale": float(opts["init_scale"])}
+    if opts["max_iter"]:
+        train_options["max_iter"] = opts["max_iter"]
+    report = verify_training(
+        problem, int(params["width"]), seeds,
+        method=params["method"], n_samples=int(params["samples"]) or None, pattern_seed=seed,
+        solver=params["solver"], solver_tol=float(opts["solver_tol"]) or None,
+        train_method=opts["train_method"], train_options=train_options,
+        tol=float(opts["verify_tol"]), build_optimal_set=opts["optimal_set"],
+    )
+    rec = report.to_record(opts["grouping"])
+    for key in ("loss", "beta", "solver", "width"):  # already parameter columns
+        rec.pop(key, None)
+    rec["train_seeds"] = seeds
+    rec["relative_gaps"] = [r.relative_gap for r in report.networks]
+    return rec
