@@ -11,25 +11,40 @@ import numpy as np
 from ..datasets import Dataset, load_csv
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" unless the help text already speaks of the default, or X is None or
+    False (flags)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", default="y", help="target column (default: y)")
+    p.add_argument("--target", default="y", help="target column")
     p.add_argument("--bias", action="store_true", help="append a ones column (regularized bias)")
 
 
 def add_pattern_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=["exact", "sample", "auto"], default="auto",
-                   help="pattern enumeration (default: auto = exact when the Cover bound is small)")
+                   help="pattern enumeration (auto = exact when the Cover bound is small)")
     p.add_argument("--samples", type=int, default=None,
                    help="number of Gaussian gates for sampling")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the pattern cache")
 
 
-def add_solver_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--beta", type=float, required=True, help="weight decay beta > 0")
-    p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared")
-    p.add_argument("--solver", default="clarabel", help="clarabel (default), ecos or scs")
+def add_solver_args(p: argparse.ArgumentParser, beta: float | None = None) -> None:
+    """--beta (required unless a default ``beta`` is given), --loss, --solver."""
+    p.add_argument("--beta", type=float, required=beta is None, default=beta,
+                   help="weight decay beta > 0")
+    p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared",
+                   help="squared = 1/2 ||yhat - y||^2 (a sum, no 1/n); logistic and hinge need "
+                        "labels -1/+1")
+    p.add_argument("--solver", default="clarabel", help="clarabel, ecos or scs")
 
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:

@@ -6,10 +6,9 @@ the pruned and minimal widths and (for few candidates) the vertices of the optim
 
 from __future__ import annotations
 
-import argparse
-
 from ..objective import Problem
 from .common import (
+    HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
@@ -28,7 +27,7 @@ def register(subparsers) -> None:
             "Solve the convex program, certify it over all chambers and describe every optimal network "
             "(strictly convex losses only: squared, logistic)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_args(p)
     add_solver_args(p)

@@ -10,10 +10,10 @@ seconds, cache_hit and cache_path. Input errors: one line on stderr, exit status
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .common import (
+    HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
             "enumeration, seeded Gaussian sampling, or auto (exact when Cover's bound is at most "
             "--max-exact)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_args(p)
     add_pattern_args(p)

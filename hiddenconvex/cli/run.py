@@ -18,14 +18,13 @@ The results folder is checked to be writable before any work starts.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from .common import add_data_args, add_pattern_args
+from .common import HelpFormatter, add_data_args, add_pattern_args, add_solver_args
 from .verify import (
     add_training_args,
     check_common,
@@ -57,12 +56,10 @@ def register(subparsers) -> None:
             "to the certified convex optimum; writes summary.csv, curves.csv and "
             "training_curves.png."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_args(p)
-    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="weight decay beta > 0")
-    p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared")
-    p.add_argument("--solver", default="clarabel", help="clarabel (default), ecos or scs")
+    add_solver_args(p, beta=DEFAULT_BETA)
     add_pattern_args(p)
     add_training_args(p, seeds=8)
     p.add_argument("--width", type=int, default=None,

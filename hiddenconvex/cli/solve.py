@@ -9,11 +9,10 @@ missing or failed.
 
 from __future__ import annotations
 
-import argparse
-
 from ..certificate import DEFAULT_MAX_CHAMBERS
 from ..objective import Problem
 from .common import (
+    HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
@@ -32,7 +31,7 @@ def register(subparsers) -> None:
             "Solve the group-l2 convex program of a two-layer ReLU network on the activation "
             "patterns of the data, and check the dual certificate over all chambers."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_args(p)
     add_solver_args(p)

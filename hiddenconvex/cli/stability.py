@@ -8,9 +8,7 @@ hypotheses of Theorem 3.1 that fail.
 
 from __future__ import annotations
 
-import argparse
-
-from .common import print_json
+from .common import HelpFormatter, print_json
 
 DEFAULT_K = [1, 2, 3, 5, 10]
 EXAMPLE_NAMES = ("2.1", "2.2", "2.3", "2.4", "2.5")  # = hiddenconvex.pathologies.EXAMPLES (lazy)
@@ -34,7 +32,7 @@ def register(subparsers) -> None:
                     "(realization_distance), exact sup of |g_k - R(Gamma)| on (-1,1)^d "
                     "(sup_distance), the best ||Phi - Gamma||_inf over realizations Phi of g_k "
                     "(parameter_distance) and lower bounds.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     ex.add_argument("--k", type=float, nargs="+", default=DEFAULT_K, metavar="K",
                     help="values of k (> 0)")

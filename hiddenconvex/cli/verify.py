@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from .common import (
+    HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
             "networks of the non-convex objective and report gaps, scaling, near-minimality, "
             "optimal-set membership and the certificate of phi(trained)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_data_args(p)
     add_solver_args(p)
