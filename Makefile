@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install the package with plot and test extras
 
 run: $(STAMP)  ## main job on the bundled default data: patterns, convex solve, optimal set, trained nets
-	$(PY) -m hiddenconvex.cli run $(DATA)
+	$(PY) -m hiddenconvex.cli run $(DATA) --beta $(BETA)
 
 test: $(STAMP)  ## default test suite (fast; excludes @pytest.mark.slow)
 	$(PY) -m pytest
@@ -31,8 +31,8 @@ test-slow: $(STAMP)  ## only the slow tests
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check hiddenconvex scripts tests
 
-experiments: $(STAMP)  ## the default experiment grid -> results/experiments/runs.csv (resumable)
-	$(PY) scripts/run_batch.py scripts/configs/default.toml
+experiments: $(STAMP)  ## the default experiment grid -> results/experiments/runs.csv (resumable; FORCE=1 recomputes)
+	$(PY) scripts/run_batch.py scripts/configs/default.toml $(if $(FORCE),--force)
 
 tables: $(STAMP)  ## pivot the tidy CSV into summary tables in results/tables/
 	$(PY) scripts/make_tables.py
@@ -43,9 +43,9 @@ figures: $(STAMP)  ## figures from the stored CSVs only
 stability: $(STAMP)  ## inverse-stability experiment (paper B examples) -> results/stability/
 	$(PY) scripts/stability_experiment.py
 
-bench: $(STAMP)  ## benchmark tables (pattern enumeration, solvers)
+bench: $(STAMP)  ## benchmark tables -> results/bench/ (about 6 min; QUICK=1 for a short run)
 	$(PY) scripts/bench_patterns.py
-	$(PY) scripts/bench_solvers.py
+	$(PY) scripts/bench_solvers.py $(if $(QUICK),--quick)
 
 clean:  ## remove caches (keeps .venv and results)
 	rm -rf .pytest_cache .ruff_cache .hypothesis .cache
