@@ -1,13 +1,14 @@
 r"""The maps between convex weights and networks (SPEC §4.2–§4.4).
 
-* :func:`psi` — ψ: convex block weights W → scaled network. Each nonzero block ``b`` gives the neuron
-  :math:`(w_b/\sqrt{\|w_b\|},\ \gamma_b\sqrt{\|w_b\|})`; since :math:`w_b \in C_b`,
-  :math:`\sigma(Xu)\alpha = \gamma_b D_b X w_b`, hence :math:`L_\beta(\psi(W)) = L^c_\beta(W)` for EVERY
-  feasible W.
-* :func:`phi` — φ: network → convex block weights, neuron ``i`` (both ``u_i`` and ``α_i`` nonzero) adds
-  :math:`|\alpha_i| u_i` to block :math:`k(i) + p\cdot[\alpha_i < 0]`, where ``k(i)`` is the pattern
-  :math:`1(Xu_i \ge 0)` if it is in the list, else the first listed chamber whose closed cone contains
-  ``u_i``. The fit is preserved for every network and :math:`L^c_\beta(\phi(\theta)) \le L_\beta(\theta)`.
+* :func:`psi` — ψ: convex block weights W → scaled network. Each nonzero block ``b`` gives the
+  neuron :math:`(w_b/\sqrt{\|w_b\|},\ \gamma_b\sqrt{\|w_b\|})`; since :math:`w_b \in C_b`,
+  :math:`\sigma(Xu)\alpha = \gamma_b D_b X w_b`, hence :math:`L_\beta(\psi(W)) = L^c_\beta(W)` for
+  EVERY feasible W.
+* :func:`phi` — φ: network → convex block weights, neuron ``i`` (both ``u_i`` and ``α_i`` nonzero)
+  adds :math:`|\alpha_i| u_i` to block :math:`k(i) + p\cdot[\alpha_i < 0]`, where ``k(i)`` is the
+  pattern :math:`1(Xu_i \ge 0)` if it is in the list, else the first listed chamber whose closed
+  cone contains ``u_i``. The fit is preserved for every network and
+  :math:`L^c_\beta(\phi(\theta)) \le L_\beta(\theta)`.
 * :func:`split` / :func:`split_network` — splitting a neuron into
   :math:`(\sqrt{c_j}u, \sqrt{c_j}\alpha)`, :math:`c_j \ge 0`, :math:`\sum c_j = 1`: preserves
   :math:`f_\theta`, the scaled property and :math:`L_\beta`.
@@ -34,11 +35,14 @@ def _pattern_matrix(patterns) -> np.ndarray:
     D = getattr(patterns, "D", patterns)
     D = np.asarray(D, dtype=bool)
     if D.ndim != 2:
-        raise InputError(f"patterns must be a Patterns object or a bool array (n, p), got shape {D.shape}")
+        raise InputError(
+            f"patterns must be a Patterns object or a bool array (n, p), got shape {D.shape}"
+        )
     return D
 
 
-def psi(weights: BlockWeights, X=None, width: int | None = None, *, tol: float = 0.0) -> ReLUNetwork:
+def psi(weights: BlockWeights, X=None, width: int | None = None, *,
+        tol: float = 0.0) -> ReLUNetwork:
     r"""ψ(W): one scaled neuron per nonzero block, in increasing block order (SPEC §4.2).
 
     Parameters
@@ -46,8 +50,8 @@ def psi(weights: BlockWeights, X=None, width: int | None = None, *, tol: float =
     weights : BlockWeights
         Convex weights, shape (2p, d); blocks ``0..p-1`` have γ = +1, ``p..2p-1`` have γ = −1.
     X : array, shape (n, d), optional
-        When given, the dimensions are checked and W must be feasible (``cone_violation <= 1e-9 * scale``):
-        ψ reproduces the convex fit only for feasible W.
+        When given, the dimensions are checked and W must be feasible
+        (``cone_violation <= 1e-9 * scale``): ψ reproduces the convex fit only for feasible W.
     width : int, optional
         Pad with zero neurons to this width (``InputError`` if W has more nonzero blocks).
     tol : float
@@ -56,7 +60,8 @@ def psi(weights: BlockWeights, X=None, width: int | None = None, *, tol: float =
     Returns
     -------
     ReLUNetwork
-        Neuron for block ``b``: :math:`u = w_b/\sqrt{\|w_b\|}`, :math:`\alpha = \gamma_b\sqrt{\|w_b\|}`.
+        Neuron for block ``b``: :math:`u = w_b/\sqrt{\|w_b\|}`,
+        :math:`\alpha = \gamma_b\sqrt{\|w_b\|}`.
     """
     if not isinstance(weights, BlockWeights):
         raise InputError(f"psi expects BlockWeights, got {type(weights).__name__}")
@@ -77,17 +82,20 @@ def psi(weights: BlockWeights, X=None, width: int | None = None, *, tol: float =
     net = ReLUNetwork(U, gamma[active] * r)
     if width is not None:
         if width < net.width:
-            raise InputError(f"W has {net.width} nonzero blocks, more than the requested width {width}")
+            raise InputError(
+                f"W has {net.width} nonzero blocks, more than the requested width {width}"
+            )
         net = pad(net, width)
     return net
 
 
 def block_assignment(net: ReLUNetwork, X, patterns, *, tol: float = 1e-9) -> np.ndarray:
-    r"""Block index ``b(i)`` of every neuron used by φ (−1 for neurons with ``u_i = 0`` or ``α_i = 0``).
+    r"""Block index ``b(i)`` of every neuron used by φ (−1 for neurons with ``u_i = 0`` or
+    ``α_i = 0``).
 
-    ``k(i)`` is the index of the pattern :math:`1(Xu_i \ge 0)` when it is in the list, otherwise the first
-    pattern whose closed cone contains ``u_i`` up to ``s_{kj} x_j^T u_i >= -tol ‖x_j‖ ‖u_i‖``. Raises
-    :class:`InputError` when no listed cone contains a neuron (the list is incomplete).
+    ``k(i)`` is the index of the pattern :math:`1(Xu_i \ge 0)` when it is in the list, otherwise the
+    first pattern whose closed cone contains ``u_i`` up to ``s_{kj} x_j^T u_i >= -tol ‖x_j‖ ‖u_i‖``.
+    Raises :class:`InputError` when no listed cone contains a neuron (the list is incomplete).
     """
     X = net._check_X(X)
     D = _pattern_matrix(patterns)
@@ -134,8 +142,8 @@ def phi(net: ReLUNetwork, X, patterns, *, tol: float = 1e-9) -> BlockWeights:
     -------
     BlockWeights
         :math:`\phi(\theta)_b = \sum_{i: b(i)=b} |\alpha_i| u_i`. Fit-preserving for every θ;
-        :math:`L^c_\beta(\phi(\theta)) \le L_\beta(\theta)` with equality iff θ is scaled and neurons sharing a
-        block are positively colinear.
+        :math:`L^c_\beta(\phi(\theta)) \le L_\beta(\theta)` with equality iff θ is scaled and
+        neurons sharing a block are positively colinear.
     """
     D = _pattern_matrix(patterns)
     b = block_assignment(net, X, D, tol=tol)
@@ -157,7 +165,8 @@ def _check_coefficients(c, name: str = "coefficients") -> np.ndarray:
 
 
 def split(net: ReLUNetwork, index: int, coefficients) -> ReLUNetwork:
-    r"""Split neuron ``index`` into :math:`(\sqrt{c_j}u, \sqrt{c_j}\alpha)`, ``j = 1..k`` (SPEC §4.4).
+    r"""Split neuron ``index`` into :math:`(\sqrt{c_j}u, \sqrt{c_j}\alpha)`, ``j = 1..k``
+    (SPEC §4.4).
 
     The new neurons replace neuron ``index`` in place (consecutively); the width grows by ``k − 1``.
     ``coefficients`` must be ≥ 0 and sum to 1 (zeros give zero neurons).

@@ -1,12 +1,12 @@
 r"""Minimal and nearly minimal networks, merging, the descent path, and the global certificate.
 
-Definitions (SPEC §4.5). Two nonzero neurons *share a cone* when some closed chamber cone contains both
-first-layer vectors; equivalently their pre-activation sign vectors are conformal (no row ``j`` with
-:math:`(x_j^Tu_i)(x_j^Tu_k) < 0`). A network is
+Definitions (SPEC §4.5). Two nonzero neurons *share a cone* when some closed chamber cone contains
+both first-layer vectors; equivalently their pre-activation sign vectors are conformal (no row ``j``
+with :math:`(x_j^Tu_i)(x_j^Tu_k) < 0`). A network is
 
 * *minimal* if it is scaled and no two nonzero neurons with the same output sign share a group,
-* *nearly minimal* if it is scaled and any two same-sign nonzero neurons sharing a group are positively
-  colinear.
+* *nearly minimal* if it is scaled and any two same-sign nonzero neurons sharing a group are
+  positively colinear.
 
 The group relation is chosen by ``grouping``:
 
@@ -113,8 +113,8 @@ def colinear(u, v, tol: float = DEFAULT_TOL) -> bool:
 class MinimalityReport:
     """Outcome of the (nearly) minimal tests for one grouping.
 
-    ``conflicts``: same-sign nonzero pairs ``(i, k)`` in one group; ``noncolinear``: those that are not
-    positively colinear (they violate near-minimality).
+    ``conflicts``: same-sign nonzero pairs ``(i, k)`` in one group; ``noncolinear``: those that are
+    not positively colinear (they violate near-minimality).
     """
 
     grouping: str
@@ -146,7 +146,8 @@ def _check_net_X(net: ReLUNetwork, X) -> np.ndarray:
 
 def minimality_report(net: ReLUNetwork, X, grouping: str = "cone",
                       tol: float = DEFAULT_TOL) -> MinimalityReport:
-    """All same-sign pairs of nonzero neurons that share a group, and which of them are not colinear."""
+    """All same-sign pairs of nonzero neurons that share a group, and which of them are not
+    colinear."""
     X = _check_net_X(net, X)
     _check_grouping(grouping)
     nz = np.flatnonzero(nonzero_neurons(net, tol) & (net.neuron_norms() > 0))
@@ -172,7 +173,8 @@ def is_minimal(net: ReLUNetwork, X, grouping: str = "cone", tol: float = DEFAULT
     return minimality_report(net, X, grouping, tol).minimal
 
 
-def is_nearly_minimal(net: ReLUNetwork, X, grouping: str = "cone", tol: float = DEFAULT_TOL) -> bool:
+def is_nearly_minimal(net: ReLUNetwork, X, grouping: str = "cone",
+                      tol: float = DEFAULT_TOL) -> bool:
     """Scaled, and same-sign nonzero neurons in one group are positively colinear (SPEC §4.5)."""
     return minimality_report(net, X, grouping, tol).nearly_minimal
 
@@ -198,13 +200,15 @@ def _from_weights(gamma: np.ndarray, W: np.ndarray) -> ReLUNetwork:
     return ReLUNetwork(U, np.where(pos, gamma * r, 0.0))
 
 
-def merge_colinear(net: ReLUNetwork, tol: float = DEFAULT_TOL, width: int | None = None) -> ReLUNetwork:
+def merge_colinear(net: ReLUNetwork, tol: float = DEFAULT_TOL,
+                   width: int | None = None) -> ReLUNetwork:
     r"""Merge same-sign positively colinear neurons (SPEC §4.7) into one balanced neuron each.
 
-    A group ``G`` becomes :math:`(w/\sqrt{\|w\|}, \pm\sqrt{\|w\|})` with :math:`w = \sum_{i\in G}|\alpha_i|u_i`.
-    The prediction is unchanged on every input (exactly colinear neurons) and :math:`L_\beta` does not
-    increase. Neurons with exactly one of ``u``, ``α`` zero are dropped. Merged neurons come in order of
-    first appearance, padded with zero neurons to ``width`` (default: ``net.width``).
+    A group ``G`` becomes :math:`(w/\sqrt{\|w\|}, \pm\sqrt{\|w\|})` with
+    :math:`w = \sum_{i\in G}|\alpha_i|u_i`. The prediction is unchanged on every input (exactly
+    colinear neurons) and :math:`L_\beta` does not increase. Neurons with exactly one of ``u``,
+    ``α`` zero are dropped. Merged neurons come in order of first appearance, padded with zero
+    neurons to ``width`` (default: ``net.width``).
     """
     gamma, W = _to_weights(net, tol)
     groups: list[tuple[float, np.ndarray, np.ndarray]] = []  # (γ, unit direction, summed w)
@@ -219,7 +223,8 @@ def merge_colinear(net: ReLUNetwork, tol: float = DEFAULT_TOL, width: int | None
         else:
             groups.append((g, unit, w.copy()))
     if groups:
-        out = _from_weights(np.array([g for g, _, _ in groups]), np.array([s for _, _, s in groups]))
+        out = _from_weights(np.array([g for g, _, _ in groups]),
+                            np.array([s for _, _, s in groups]))
     else:
         out = ReLUNetwork.zeros(0, net.d)
     return pad(out, net.width if width is None else width)
@@ -236,13 +241,15 @@ def _find_mergeable_pair(gamma, W, X, tol) -> tuple[int, int] | None:
     return None
 
 
-def to_minimal(net: ReLUNetwork, X, tol: float = DEFAULT_TOL, width: int | None = None) -> ReLUNetwork:
-    r"""A minimal network (grouping ``"cone"``) with the same fit on ``X`` and :math:`L_\beta` not larger.
+def to_minimal(net: ReLUNetwork, X, tol: float = DEFAULT_TOL,
+               width: int | None = None) -> ReLUNetwork:
+    r"""A minimal network (grouping ``"cone"``) with the same fit on ``X`` and :math:`L_\beta` not
+    larger.
 
-    Balance; merge every same-sign pair sharing a closed chamber cone (``w_i + w_k`` stays in the cone, so
-    the fit on ``X`` is unchanged and :math:`\|w_i + w_k\| \le \|w_i\| + \|w_k\|`); merge colinear
-    neurons. For an optimal network only colinear merges happen and the result is the θ^min of
-    SPEC §4.6 (A-T3), again optimal. Padded to ``width`` (default: ``net.width``).
+    Balance; merge every same-sign pair sharing a closed chamber cone (``w_i + w_k`` stays in the
+    cone, so the fit on ``X`` is unchanged and :math:`\|w_i + w_k\| \le \|w_i\| + \|w_k\|`); merge
+    colinear neurons. For an optimal network only colinear merges happen and the result is the θ^min
+    of SPEC §4.6 (A-T3), again optimal. Padded to ``width`` (default: ``net.width``).
     """
     X = _check_net_X(net, X)
     gamma, W = _to_weights(net, tol)
@@ -256,18 +263,21 @@ def to_minimal(net: ReLUNetwork, X, tol: float = DEFAULT_TOL, width: int | None 
 
 def path_to_nearly_minimal(net: ReLUNetwork, X, *, steps: int = 8,
                            tol: float = DEFAULT_TOL) -> list[ReLUNetwork]:
-    r"""Samples of a continuous path from ``net`` to a nearly minimal network (A-T4, SPEC §4.7, §4.9).
+    r"""Samples of a continuous path from ``net`` to a nearly minimal network (A-T4, SPEC §4.7,
+    §4.9).
 
     Stage 1 (balancing): each unscaled neuron follows :math:`(\tau u, \alpha/\tau)` with
-    :math:`\tau^2` moving linearly from 1 to :math:`|\alpha|/\|u\|` (a neuron with one zero factor shrinks
-    the other linearly to 0); the fit is constant and the regularizer decreases monotonically.
+    :math:`\tau^2` moving linearly from 1 to :math:`|\alpha|/\|u\|` (a neuron with one zero factor
+    shrinks the other linearly to 0); the fit is constant and the regularizer decreases
+    monotonically.
     Stage 2 (merging): while two same-sign neurons share a closed chamber cone and are not colinear,
-    follow :math:`(w_1 + t w_2, (1-t) w_2)`, ``t ∈ [0, 1]``, mapped by ψ: both stay in the cone, the fit on
-    ``X`` is constant and :math:`\|w_1+tw_2\| + (1-t)\|w_2\|` strictly decreases.
+    follow :math:`(w_1 + t w_2, (1-t) w_2)`, ``t ∈ [0, 1]``, mapped by ψ: both stay in the cone, the
+    fit on ``X`` is constant and :math:`\|w_1+tw_2\| + (1-t)\|w_2\|` strictly decreases.
 
-    Returns the path sampled at ``steps`` interior points per segment, starting with ``net`` and ending
-    with a nearly minimal (``"cone"``) network of the same width. Along it :math:`L_\beta` is
-    non-increasing (strictly decreasing within each segment unless ``net`` was nearly minimal already).
+    Returns the path sampled at ``steps`` interior points per segment, starting with ``net`` and
+    ending with a nearly minimal (``"cone"``) network of the same width. Along it :math:`L_\beta` is
+    non-increasing (strictly decreasing within each segment unless ``net`` was nearly minimal
+    already).
     """
     X = _check_net_X(net, X)
     if steps < 1:
@@ -311,11 +321,12 @@ def path_to_nearly_minimal(net: ReLUNetwork, X, *, steps: int = 8,
 class GlobalCertificate:
     r"""Certificate that a network attains :math:`P_c = P^*_m` (SPEC §4.7).
 
-    (C1) scaled; (C2) every nonzero neuron has :math:`\operatorname{sign}(\alpha_i)\lambda^T\sigma(X\hat u_i)
-    = \beta`; (C3) :math:`M(\lambda) \le \beta(1 + tol)` over ALL chambers, with
-    :math:`\lambda = -\nabla\ell(f_\theta(X))`. Independently of (C1)–(C2), ``lower_bound`` is a valid
-    dual value (weak duality) whenever the pattern list is complete, so ``gap = primal − lower_bound``
-    bounds :math:`L_\beta(\theta) - P_c`.
+    (C1) scaled; (C2) every nonzero neuron has
+    :math:`\operatorname{sign}(\alpha_i)\lambda^T\sigma(X\hat u_i) = \beta`; (C3)
+    :math:`M(\lambda) \le \beta(1 + tol)` over ALL chambers, with
+    :math:`\lambda = -\nabla\ell(f_\theta(X))`. Independently of (C1)–(C2), ``lower_bound`` is a
+    valid dual value (weak duality) whenever the pattern list is complete, so
+    ``gap = primal − lower_bound`` bounds :math:`L_\beta(\theta) - P_c`.
     """
 
     certified: bool
@@ -354,9 +365,10 @@ def certify_global(net: ReLUNetwork, problem: Problem, patterns=None, *,
     Notes
     -----
     Sufficient for global optimality (proof: (C1)–(C2) give :math:`\beta\sum|\alpha_i|\|u_i\| =
-    \lambda^T\hat y`, so :math:`L_\beta(\theta) = -\ell^*(-\lambda)`, a dual-feasible value by (C3)); also
-    necessary when the width is at least m*. For the hinge loss λ is the subgradient convention of
-    :class:`~hiddenconvex.losses.Hinge`, so a failed check is not a proof of non-optimality.
+    \lambda^T\hat y`, so :math:`L_\beta(\theta) = -\ell^*(-\lambda)`, a dual-feasible value by
+    (C3)); also necessary when the width is at least m*. For the hinge loss λ is the subgradient
+    convention of :class:`~hiddenconvex.losses.Hinge`, so a failed check is not a proof of
+    non-optimality.
     """
     from .certificate import max_correlation  # deferred: certificate imports the solver stack
 

@@ -5,10 +5,11 @@ output weights :math:`\alpha_i` (``alpha``, shape (m,)).
 
 Balancing (SPEC §4.1): a neuron is *scaled* when :math:`\|u_i\|_2 = |\alpha_i|`. The balancing map
 :math:`(u, \alpha) \mapsto (\tau u, \alpha/\tau)`, :math:`\tau = \sqrt{|\alpha|/\|u\|}`, keeps
-:math:`f_\theta` and lowers :math:`\tfrac12(\|u\|^2+\alpha^2)` to :math:`\|u\|\,|\alpha|` (AM–GM); a neuron
-with exactly one of :math:`u, \alpha` zero computes nothing and is set to zero.
+:math:`f_\theta` and lowers :math:`\tfrac12(\|u\|^2+\alpha^2)` to :math:`\|u\|\,|\alpha|` (AM–GM); a
+neuron with exactly one of :math:`u, \alpha` zero computes nothing and is set to zero.
 
-Tolerances: "zero" and "scaled" are decided relative to ``scale(net) = max(1, max_i max(‖u_i‖, |α_i|))``.
+Tolerances: "zero" and "scaled" are decided relative to
+``scale(net) = max(1, max_i max(‖u_i‖, |α_i|))``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class ReLUNetwork:
 
     @classmethod
     def from_neurons(cls, neurons, d: int) -> ReLUNetwork:
-        """Network from a sequence of ``(u, alpha)`` pairs (``d`` fixes the shape when it is empty)."""
+        """Network from a sequence of ``(u, alpha)`` pairs (``d`` fixes the shape when it is
+        empty)."""
         neurons = list(neurons)
         if not neurons:
             return cls.zeros(0, d)
@@ -123,15 +125,16 @@ def neuron_magnitudes(net: ReLUNetwork) -> np.ndarray:
 
 
 def nonzero_neurons(net: ReLUNetwork, tol: float = 0.0) -> np.ndarray:
-    """Boolean mask of the neurons with ``max(‖u_i‖, |α_i|) > tol * scale(net)`` (tol=0: exactly nonzero)."""
+    """Boolean mask of the neurons with ``max(‖u_i‖, |α_i|) > tol * scale(net)`` (tol=0: exactly
+    nonzero)."""
     return neuron_magnitudes(net) > tol * network_scale(net)
 
 
 def balance(net: ReLUNetwork) -> ReLUNetwork:
     r"""Balanced copy (SPEC §4.1): same prediction on every input, :math:`\|u_i\| = |\alpha_i|`.
 
-    Neurons with exactly one of ``u_i``, ``α_i`` zero become zero neurons (they contribute nothing to
-    :math:`f_\theta`). Idempotent; :math:`L_\beta` never increases, and strictly decreases unless
+    Neurons with exactly one of ``u_i``, ``α_i`` zero become zero neurons (they contribute nothing
+    to :math:`f_\theta`). Idempotent; :math:`L_\beta` never increases, and strictly decreases unless
     ``net`` was scaled.
     """
     norms = net.neuron_norms()

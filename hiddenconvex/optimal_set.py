@@ -1,10 +1,11 @@
 r"""The exact set of optimal networks, via the optimal set of the convex program (SPEC §4.6–§4.7).
 
-For a strictly convex loss (squared, logistic) and β > 0 the optimal prediction :math:`\hat y^*` and the
-dual :math:`\lambda^* = -\nabla\ell(\hat y^*)` are unique. With ALL chambers:
+For a strictly convex loss (squared, logistic) and β > 0 the optimal prediction :math:`\hat y^*` and
+the dual :math:`\lambda^* = -\nabla\ell(\hat y^*)` are unique. With ALL chambers:
 
 * equicorrelation set :math:`E = \{b : \|\Pi_{C_b}(\gamma_b X^T D_b\lambda^*)\| = \beta\}`,
-  unit directions :math:`s_b`, candidate fits :math:`z_b = \gamma_b\sigma(Xs_b)` (:math:`\lambda^{*T}z_b = \beta`);
+  unit directions :math:`s_b`, candidate fits :math:`z_b = \gamma_b\sigma(Xs_b)`
+  (:math:`\lambda^{*T}z_b = \beta`);
 * candidates ``K``: ``E`` deduplicated by :math:`(\gamma_b, s_b)` (blocks whose cones share the face
   containing :math:`s_b` give the same neuron);
 * the polytope :math:`\mathcal P = \{a \in \mathbb R^K_{\ge 0} : Za = \hat y^*\}`; on it
@@ -12,12 +13,13 @@ dual :math:`\lambda^* = -\nabla\ell(\hat y^*)` are unique. With ALL chambers:
   :math:`W^* = \{w_{b_k} = a_k s_k : a \in \mathcal P\}` up to the choice of block among duplicates.
 
 Consequences used here: a width-m network is optimal (m ≥ m*) iff every nonzero neuron is
-:math:`(c\,s_k, \gamma_k c)` with ``c > 0`` and :math:`f_\theta(X) = \hat y^*` (:meth:`OptimalSet.contains`);
-every optimal network is a permuted splitting of ψ(a) for one ``a ∈ 𝒫``; every ψ(a), ``a ∈ 𝒫``, is
-minimal (two same-sign candidates sharing a cone cannot both be active: merging them would lower the
-objective), so the optimal minimal networks are exactly {ψ(a) : a ∈ 𝒫}, the convex hull (in ``a``) of
-the vertex networks; 𝒫 is a singleton iff the fits of the blocks active in SOME optimal solution are
-linearly independent (paper C, Prop 4.3); m* = the minimum support size over 𝒫 ≤ rank(Z) ≤ n.
+:math:`(c\,s_k, \gamma_k c)` with ``c > 0`` and :math:`f_\theta(X) = \hat y^*`
+(:meth:`OptimalSet.contains`); every optimal network is a permuted splitting of ψ(a) for one
+``a ∈ 𝒫``; every ψ(a), ``a ∈ 𝒫``, is minimal (two same-sign candidates sharing a cone cannot both be
+active: merging them would lower the objective), so the optimal minimal networks are exactly
+{ψ(a) : a ∈ 𝒫}, the convex hull (in ``a``) of the vertex networks; 𝒫 is a singleton iff the fits of
+the blocks active in SOME optimal solution are linearly independent (paper C, Prop 4.3); m* = the
+minimum support size over 𝒫 ≤ rank(Z) ≤ n.
 
 What is proven and what is tolerant (see also :class:`Tolerances`):
 
@@ -63,11 +65,17 @@ class Tolerances:
     ----------
     equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)`` when λ is the
         solver's (unpolished) dual.
-    polished : the same threshold after the Newton polish of (ŷ, λ) (KKT residual ~1e-12).
+    polished : the same threshold after the Newton polish of (ŷ, λ) (correlations accurate to
+        ~1e-14). Near its maximizer a block's correlation is quadratic in the direction, so a
+        block whose direction is δ away from an optimal one has a deficit ~δ²: 1e-12 keeps such
+        near-misses (δ ≳ 1e-6) out of E; the margin to the closest excluded block is reported.
     direction : candidates are merged, and a neuron matches candidate ``k``, when
         ``‖u/‖u‖ − s_k‖ <= direction``.
-    fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual threshold of
-        every support check (vertices, m*).
+    fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual
+        threshold of the support checks (vertices, m*) when ŷ* is not polished.
+    support : with a polished ŷ*, the residual threshold ``support · max(1, ‖ŷ*‖)`` of the support
+        checks (vertices, m*, pruning): a support counts only if its cone contains ŷ* to this
+        accuracy (``fit`` is used instead when the polish failed).
     balance : a neuron is balanced when ``| ‖u‖ − |α| | <= balance · max(‖u‖, |α|)``.
     rank : singular values ``<= rank · σ_max`` count as zero (independence of fits, pruning).
     active : a coefficient is positive when ``a_k > active · Σa``.
@@ -75,9 +83,10 @@ class Tolerances:
     """
 
     equicorrelation: float = 1e-6
-    polished: float = 1e-9
+    polished: float = 1e-12
     direction: float = 1e-6
     fit: float = 1e-6
+    support: float = 1e-10
     balance: float = 1e-6
     rank: float = 1e-8
     active: float = 1e-7
@@ -93,10 +102,11 @@ def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float,
     """Multipliers μ >= 0 with G μ = G 1 (up to the null-vector accuracy), Σ μ_b mags_b <= Σ mags_b
     (up to ``neutral · Σ mags``) and linearly independent active columns ``G[:, μ > 0]``.
 
-    ``G`` (n, m) holds the fits of the items, ``mags`` their norms (the regularizer). Each step takes a
-    null vector ``c`` of the current fits and scales item b by ``1 − c_b/c_k``, ``k = argmax c``; of the
-    two orientations ±c, one with ``Σ c_b r_b >= −neutral Σ r`` (regularizer not increased) is used,
-    preferring the one with ``max c >= −min c`` (factors in [0, 2]: no amplification of rounding).
+    ``G`` (n, m) holds the fits of the items, ``mags`` their norms (the regularizer). Each step
+    takes a null vector ``c`` of the current fits and scales item b by ``1 − c_b/c_k``,
+    ``k = argmax c``; of the two orientations ±c, one with ``Σ c_b r_b >= −neutral Σ r``
+    (regularizer not increased) is used, preferring the one with ``max c >= −min c`` (factors in
+    [0, 2]: no amplification of rounding).
     """
     m = G.shape[1]
     mu = np.ones(m)
@@ -124,14 +134,15 @@ def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float,
 def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
     r"""Prune feasible convex weights to linearly independent block fits (SPEC §4.7).
 
-    Repeats: take a null vector ``c`` of the active fits :math:`F = [\gamma_b D_b X w_b]`, oriented so that
-    :math:`\sum_b c_b\|w_b\| \ge 0` and ``max c > 0``; scale :math:`w_b \leftarrow (1 - c_b/c_k) w_b`,
-    ``k = argmax c`` (factors >= 0, so cones are kept; when both orientations keep the regularizer,
-    the one with factors in [0, 2] is taken). The fit is unchanged (up to ``‖F c‖/c_k`` per step when
-    the null vector is numerical, i.e. relative ``tol``), the regularizer does not increase (it is
-    unchanged at an optimum), and the result has at most rank(X-fits) ≤ n nonzero blocks with
-    independent fits — a vertex of 𝒫 when W is optimal. SPEC §4.7 says "scales in [0, 2]"; that holds
-    only at an optimum (where both orientations are admissible), not for arbitrary feasible W.
+    Repeats: take a null vector ``c`` of the active fits :math:`F = [\gamma_b D_b X w_b]`, oriented
+    so that :math:`\sum_b c_b\|w_b\| \ge 0` and ``max c > 0``; scale
+    :math:`w_b \leftarrow (1 - c_b/c_k) w_b`, ``k = argmax c`` (factors >= 0, so cones are kept;
+    when both orientations keep the regularizer, the one with factors in [0, 2] is taken). The fit
+    is unchanged (up to ``‖F c‖/c_k`` per step when the null vector is numerical, i.e. relative
+    ``tol``), the regularizer does not increase (it is unchanged at an optimum), and the result has
+    at most rank(X-fits) ≤ n nonzero blocks with independent fits — a vertex of 𝒫 when W is optimal.
+    SPEC §4.7 says "scales in [0, 2]"; that holds only at an optimum (where both orientations are
+    admissible), not for arbitrary feasible W.
 
     Parameters
     ----------
@@ -159,12 +170,13 @@ def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
 
 @dataclass(frozen=True)
 class Membership:
-    """Answer of :meth:`OptimalSet.membership`: ``member`` and, if not, the first failing ``reason``.
+    """Answer of :meth:`OptimalSet.membership`: ``member`` and, if not, the first failing
+    ``reason``.
 
-    ``coefficients`` (shape (K,)) are :math:`a_k = \\sum_{i \\to k}\\|u_i\\||\\alpha_i|`, ``assignment``
-    maps each neuron to its candidate (−1 for zero neurons or unmatched ones); ``fit_error`` is
-    ‖f_θ(X) − ŷ*‖ and ``direction_error`` the largest distance of a nonzero neuron's direction to
-    its nearest same-sign candidate (inf when there is none).
+    ``coefficients`` (shape (K,)) are :math:`a_k = \\sum_{i \\to k}\\|u_i\\||\\alpha_i|`,
+    ``assignment`` maps each neuron to its candidate (−1 for zero neurons or unmatched ones);
+    ``fit_error`` is ‖f_θ(X) − ŷ*‖ and ``direction_error`` the largest distance of a nonzero
+    neuron's direction to its nearest same-sign candidate (inf when there is none).
     """
 
     member: bool
@@ -195,7 +207,8 @@ class OptimalSet:
     gamma, directions, fits : candidates: (K,), (K, d) unit rows s_k, (n, K) columns z_k.
     candidate_blocks : the blocks of E merged into each candidate.
     total_mass : ``λ*^T ŷ*/β`` = Σ_k a_k on 𝒫 (the exact big-M of the MILP).
-    max_coefficient : ``max_{a∈𝒫} a_k`` (one LP each); ``active``: candidates with a positive maximum.
+    max_coefficient : ``max_{a∈𝒫} a_k`` (one LP each); ``active``: candidates with a positive
+        maximum.
     lp_points : (K, K) the LP maximizers (points of 𝒫), row k maximizes a_k.
     unique : 𝒫 is a single point (fits of ``active`` independent).
     m_star, m_star_coefficients, m_star_method : minimum support size over 𝒫, a point attaining it,
@@ -205,7 +218,8 @@ class OptimalSet:
         ``m_star_lower`` is a proven lower bound (= m_star unless the search was cut short).
     pruned_weights, pruned_width : :func:`prune` applied to the solver's weights.
     minimal_width : nonzero neurons of ``to_minimal(ψ(solver weights))`` (tiny blocks dropped).
-    vertices : (V, K) vertices of 𝒫 if enumerated, else None; ``vertices_checked`` supports examined.
+    vertices : (V, K) vertices of 𝒫 if enumerated, else None; ``vertices_checked`` supports
+        examined.
     certified, max_correlation, lower_bound, gap : the dual certificate over all chambers of the
         (polished) dual point; ``solution_optimal``: the solver's own dual point passes it
         (M(λ_solver) <= β(1 + tol.certificate)), False e.g. for an under-sampled program.
@@ -265,7 +279,9 @@ class OptimalSet:
     def _check_coefficients(self, a) -> np.ndarray:
         a = np.asarray(a, dtype=np.float64).reshape(-1)
         if a.shape != (self.num_candidates,):
-            raise InputError(f"coefficients must have shape ({self.num_candidates},), got {a.shape}")
+            raise InputError(
+                f"coefficients must have shape ({self.num_candidates},), got {a.shape}"
+            )
         if np.any(a < 0) or not np.all(np.isfinite(a)):
             raise InputError("coefficients must be finite and >= 0")
         return a
@@ -280,7 +296,8 @@ class OptimalSet:
         return BlockWeights(W, self.patterns.D)
 
     def network(self, a, width: int | None = None) -> ReLUNetwork:
-        r"""ψ(weights(a)): neurons :math:`(\sqrt{a_k}s_k, \gamma_k\sqrt{a_k})`, padded to ``width``."""
+        r"""ψ(weights(a)): neurons :math:`(\sqrt{a_k}s_k, \gamma_k\sqrt{a_k})`, padded to
+        ``width``."""
         return psi(self.weights(a), width=width)
 
     def minimal_network(self, width: int | None = None) -> ReLUNetwork:
@@ -288,17 +305,20 @@ class OptimalSet:
         return self.network(self.m_star_coefficients, width)
 
     def vertex_networks(self) -> list[ReLUNetwork]:
-        """ψ of every vertex of 𝒫 (the extreme optimal minimal networks); needs enumerated vertices."""
+        """ψ of every vertex of 𝒫 (the extreme optimal minimal networks); needs enumerated
+        vertices."""
         if self.vertices is None:
-            raise InputError("vertices were not enumerated (too many candidates); use vertices=True")
+            raise InputError(
+                "vertices were not enumerated (too many candidates); use vertices=True"
+            )
         return [self.network(v) for v in self.vertices]
 
     def pruned_network(self, width: int | None = None) -> ReLUNetwork:
         return psi(self.pruned_weights, width=width)
 
     def sample(self, width: int | None = None, seed: int = 0) -> ReLUNetwork:
-        """A random optimal network: ψ of a random convex combination of LP points, randomly split to
-        ``width`` (default: the number of active candidates)."""
+        """A random optimal network: ψ of a random convex combination of LP points, randomly split
+        to ``width`` (default: the number of active candidates)."""
         rng = np.random.default_rng(seed)
         if self.lp_points.shape[0] == 0:
             a = np.zeros(0)
@@ -333,7 +353,8 @@ class OptimalSet:
             same = np.flatnonzero(self.gamma == np.sign(alpha[i])) if norms[i] > 0 else []
             if len(same) == 0:
                 dir_err = np.inf
-                reason = reason or f"neuron {i} is not (c s_k, gamma_k c) for any optimal candidate k"
+                reason = reason or (f"neuron {i} is not (c s_k, gamma_k c) for any optimal "
+                                    "candidate k")
                 continue
             dist = np.linalg.norm(self.directions[same] - net.U[i] / norms[i], axis=1)
             k = int(same[np.argmin(dist)])
@@ -342,7 +363,8 @@ class OptimalSet:
                 reason = reason or (f"neuron {i} is not balanced (|u| = {norms[i]:.6g}, |alpha| = "
                                     f"{abs(alpha[i]):.6g})")
             elif dist.min() > tol.direction:
-                reason = reason or f"neuron {i} is not (c s_k, gamma_k c) for any optimal candidate k"
+                reason = reason or (f"neuron {i} is not (c s_k, gamma_k c) for any optimal "
+                                    "candidate k")
             else:
                 assign[i] = k
                 a[k] += norms[i] * abs(alpha[i])
@@ -408,7 +430,8 @@ def _svd_rank(A: np.ndarray, rel: float) -> int:
     return int(np.sum(sv > rel * sv[0])) if sv[0] > 0 else 0
 
 
-def _dedupe(gamma_b, S_b, blocks, tol) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, ...], ...]]:
+def _dedupe(gamma_b, S_b, blocks,
+            tol) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, ...], ...]]:
     reps: list[tuple[float, np.ndarray, list[int]]] = []
     for g, s, b in zip(gamma_b, S_b, blocks, strict=True):
         for g2, s2, members in reps:
@@ -443,8 +466,8 @@ def _support_solution(Z: np.ndarray, yhat: np.ndarray, S, rank_tol: float):
 
 
 def _enumerate_vertices(Z, yhat, tol: Tolerances, res_tol, pos_tol):
-    """All vertices of {a >= 0 : Z a = yhat}: supports with independent columns and a strictly positive
-    least-squares solution that fits. Returns (vertices (V, K), supports examined)."""
+    """All vertices of {a >= 0 : Z a = yhat}: supports with independent columns and a strictly
+    positive least-squares solution that fits. Returns (vertices (V, K), supports examined)."""
     K = Z.shape[1]
     r = _svd_rank(Z, tol.rank)
     verts, checked = [], 0
@@ -480,8 +503,8 @@ def _m_star_enumerate(Z, yhat, upper: int, tol: Tolerances, res_tol, pos_tol):
 
 @contextlib.contextmanager
 def _silent_stdout():
-    """Silence the process's file descriptor 1 (HiGHS's MIP solver prints debug lines there from C++,
-    which would corrupt ``--json`` output)."""
+    """Silence the process's file descriptor 1 (HiGHS's MIP solver prints debug lines there from
+    C++, which would corrupt ``--json`` output)."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -493,15 +516,20 @@ def _silent_stdout():
         os.close(saved)
 
 
-def _m_star_milp(Z, yhat, U, time_limit: float):
-    """min Σ b_k s.t. Z a = ŷ, 0 <= a_k <= U_k b_k, b binary (HiGHS). ``U_k = max_{a∈𝒫} a_k`` (from the
-    LPs) is an exact big-M. Returns (support, proven optimal?, dual bound)."""
+def _m_star_milp(Z, yhat, U, time_limit: float, slack: float):
+    """min Σ b_k s.t. |Z a − ŷ| <= slack (entrywise), 0 <= a_k <= U_k b_k, b binary (HiGHS).
+
+    ``U_k = max_{a∈𝒫} a_k`` (from the LPs) is an exact big-M. The slack (the fit tolerance, spread
+    over the n entries) absorbs the rounding of ŷ and of the dropped inactive candidates, which can
+    make the exact equality infeasible for HiGHS; every support found is re-checked by least
+    squares. Returns (support, proven optimal?, dual bound)."""
     K = Z.shape[1]
     Ubig = U * (1.0 + 1e-6) + 1e-12 * max(float(U.max(initial=0.0)), 1e-300)
     c = np.concatenate([np.zeros(K), np.ones(K)])
     A_fit = np.hstack([Z, np.zeros_like(Z)])
     A_link = np.hstack([np.eye(K), -np.diag(Ubig)])
-    cons = [LinearConstraint(A_fit, yhat, yhat), LinearConstraint(A_link, -np.inf, 0.0)]
+    cons = [LinearConstraint(A_fit, yhat - slack, yhat + slack),
+            LinearConstraint(A_link, -np.inf, 0.0)]
     bounds = Bounds(np.zeros(2 * K), np.concatenate([Ubig, np.ones(K)]))
     with _silent_stdout():
         res = milp(c, integrality=np.concatenate([np.zeros(K), np.ones(K)]), bounds=bounds,
@@ -516,7 +544,8 @@ def _m_star_milp(Z, yhat, U, time_limit: float):
 
 
 def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Diagonal of the Hessian of the loss at ``z`` (None when the loss is not twice differentiable)."""
+    """Diagonal of the Hessian of the loss at ``z`` (None when the loss is not twice
+    differentiable)."""
     if loss.name == "squared":
         return np.ones_like(z)
     if loss.name == "logistic":
@@ -526,7 +555,8 @@ def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
 
 
 def _face_projector(X: np.ndarray, s: np.ndarray, face_tol: float = 1e-9) -> np.ndarray:
-    """Orthogonal projector onto {u : x_j^T u = 0 for the rows j with x_j^T s = 0} (the face of s)."""
+    """Orthogonal projector onto {u : x_j^T u = 0 for the rows j with x_j^T s = 0} (the face of
+    s)."""
     rn = np.linalg.norm(X, axis=1)
     F = (np.abs(X @ s) <= face_tol * rn) & (rn > 0)
     d = X.shape[1]
@@ -573,8 +603,9 @@ def _restricted_kkt(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: in
     These are the KKT conditions of the convex program restricted to K candidate blocks whose
     directions stay on fixed faces: with ``P_k`` the projector onto the face of ``s_k``,
     :math:`s_k = P_k\gamma_kX^TD_k\lambda/\beta`, so :math:`z_k = G_k\lambda/\beta` with
-    :math:`G_k = D_kXP_kX^TD_k`, and :math:`\mu_k = a_k/\beta`. Least-squares steps handle the singular
-    Jacobian of non-unique optima (μ is then not unique, ŷ and λ are). Returns (ŷ, μ, residual).
+    :math:`G_k = D_kXP_kX^TD_k`, and :math:`\mu_k = a_k/\beta`. Least-squares steps handle the
+    singular Jacobian of non-unique optima (μ is then not unique, ŷ and λ are). Returns
+    (ŷ, μ, residual).
     """
     n, K = yhat0.size, len(G)
     yh, mu = yhat0.astype(float).copy(), mu0.astype(float).copy()
@@ -610,7 +641,7 @@ def _restricted_kkt(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: in
 
 #: Thresholds of the polished solution: Newton residual, dual feasibility M(λ) <= β(1 + FEAS) and
 #: the residual of ŷ in the cone of the candidate fits (relative to max(1, ‖ŷ‖)).
-_POLISH_RESIDUAL, _POLISH_FEAS, _POLISH_CONE = 1e-11, 1e-10, 1e-10
+_POLISH_RESIDUAL, _POLISH_FEAS, _POLISH_CONE = 1e-12, 1e-10, 1e-10
 #: Directions closer than this are one candidate in the restricted KKT system of the polish.
 _POLISH_MERGE = 1e-3
 #: Add/drop rounds of the polish before giving up (then E falls back to the solver's dual).
@@ -620,16 +651,17 @@ _POLISH_ROUNDS = 60
 def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
     r"""Refine the solver's (ŷ, λ) to near machine precision (active-set Newton on the KKT system).
 
-    The support starts as the blocks the solver uses (``‖w_b‖ > 1e-5 max‖w‖``). Each round takes their
-    directions :math:`s_b = \Pi_{C_b}(\gamma_bX^TD_b\lambda)/\|\cdot\|` and faces at the current λ
-    and solves the restricted KKT system (:func:`_restricted_kkt`). If it has no solution (a block in
-    the support is not equicorrelated at the optimum) the candidate with the smallest multiplier is
-    dropped. Otherwise the new point is kept and all 2p block correlations are recomputed: blocks with
-    :math:`\|\Pi_b\| > \beta(1 + 10^{-10})` are added; if there are none and ŷ lies in the cone of
-    the equicorrelated fits (NNLS residual <= 1e-10), this is the KKT certificate of the full program
-    and ``(ŷ, λ, rounds)`` is returned; else the most negative multiplier is dropped. Returns None for
-    a loss without a Hessian, no active block, or no success within ``_POLISH_ROUNDS`` rounds
-    (a start far from the optimum, e.g. an inaccurate solver answer).
+    The support starts as the blocks the solver uses (``‖w_b‖ > 1e-5 max‖w‖``). Each round takes
+    their directions :math:`s_b = \Pi_{C_b}(\gamma_bX^TD_b\lambda)/\|\cdot\|` and faces at the
+    current λ and solves the restricted KKT system (:func:`_restricted_kkt`). If it has no solution
+    (a block in the support is not equicorrelated at the optimum) the candidate with the smallest
+    multiplier is dropped. Otherwise the new point is kept and all 2p block correlations are
+    recomputed: blocks with :math:`\|\Pi_b\| > \beta(1 + 10^{-10})` are added; if there are none and
+    ŷ lies in the cone of the equicorrelated fits (NNLS residual <= 1e-10), this is the KKT
+    certificate of the full program and ``(ŷ, λ, rounds)`` is returned; else the most negative
+    multiplier is dropped. Returns None for a loss without a Hessian, no active block, or no success
+    within ``_POLISH_ROUNDS`` rounds (a start far from the optimum, e.g. an inaccurate solver
+    answer).
     """
     from .certificate import cone_projections  # deferred: needs the solver stack
 
@@ -648,16 +680,19 @@ def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
         if blocks.size == 0:
             return None
         # blocks sharing a face have one direction at the exact λ, nearby ones at the solver's:
-        # merge loosely (a wrong merge only costs rounds: the exact checks below re-add blocks)
+        # merge loosely in the first round only (later rounds start from an accurate λ, and a
+        # violated block added there must stay a candidate of its own)
+        merge = _POLISH_MERGE if rounds == 1 else tol.direction
         gamma, S, groups = _dedupe(block_gamma(chambers.p)[blocks], proj[blocks] / pn[blocks, None],
-                                   blocks, _POLISH_MERGE)
+                                   blocks, merge)
         G = []
         for k in range(gamma.size):
             DX = chambers.D[:, groups[k][0] % chambers.p][:, None] * X
             G.append(DX @ _face_projector(X, S[k]) @ DX.T)
         mu0 = np.array([sum(coef.get(b, 0.0) for b in g) for g in groups]) / beta
         yh_new, mu, res = _restricted_kkt(loss, y, beta, G, yh, mu0)
-        if res > _POLISH_RESIDUAL:  # inconsistent support: drop the weakest candidate, keep the point
+        if res > _POLISH_RESIDUAL:
+            # inconsistent support: drop the weakest candidate, keep the point
             support -= set(groups[int(np.argmin(mu))])
             continue
         yh, lam = yh_new, loss.dual_point(yh_new, y)
@@ -666,7 +701,16 @@ def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
         corr = np.linalg.norm(proj, axis=1)
         violated = np.flatnonzero(corr > beta * (1.0 + _POLISH_FEAS))
         if violated.size:
-            support |= set(map(int, violated))
+            # a violated block next to a candidate (e.g. the interior of the chamber beside a face
+            # candidate) replaces it, taking over its coefficient; others are added
+            for b in map(int, violated):
+                s_b = proj[b] / corr[b]
+                near = [k for k in range(gamma.size) if gamma[k] == block_gamma(chambers.p)[b]
+                        and np.linalg.norm(S[k] - s_b) <= _POLISH_MERGE]
+                for k in near:
+                    support -= set(groups[k])
+                coef[b] = sum(beta * max(mu[k], 0.0) for k in near)
+                support.add(b)
             continue
         E = np.flatnonzero(corr >= beta * (1.0 - tol.polished))
         _, _, _, Z = _dedupe_fits(X, proj, corr, E, chambers.p, tol.direction)
@@ -687,12 +731,15 @@ def _check_problem_match(problem: Problem, solution) -> None:
             and np.array_equal(sp.y, problem.y) and sp.beta == problem.beta
             and sp.loss.name == problem.loss.name)
     if not same:
-        raise InputError("the solution was computed for a different problem (X, y, beta or loss differ)")
+        raise InputError(
+            "the solution was computed for a different problem (X, y, beta or loss differ)"
+        )
 
 
 def _candidate_coefficients(cand: _Candidates, weights: BlockWeights) -> np.ndarray:
-    """Coefficients of arbitrary (e.g. the solver's) weights on the candidates: a_k = Σ_b max(0, s_k·w_b)
-    over the blocks b merged into k. Blocks outside E are dropped (zero at an exact optimum)."""
+    """Coefficients of arbitrary (e.g. the solver's) weights on the candidates:
+    a_k = Σ_b max(0, s_k·w_b) over the blocks b merged into k. Blocks outside E are dropped (zero at
+    an exact optimum)."""
     a = np.zeros(cand.gamma.size)
     for k, blocks in enumerate(cand.groups):
         a[k] = sum(max(0.0, float(cand.S[k] @ weights.W[b])) for b in blocks)
@@ -718,18 +765,18 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
                 milp_time_limit: float = 60.0) -> OptimalSet:
     r"""Build the :class:`OptimalSet` of ``problem`` (SPEC §4.6–§4.7).
 
-    Steps: solve (CVX) (or reuse ``solution``); polish (ŷ, λ) by an active-set Newton method on the KKT
-    system and check it over ALL chambers (:func:`_polish`; without polishing E comes from the solver's
-    dual with the looser ``tol.equicorrelation``); candidates K and 𝒫; one LP per candidate
-    (``active``); uniqueness; m* by support enumeration or MILP, with pruning of the solver's point as
-    the upper bound; vertices of 𝒫 by brute force when K is small.
+    Steps: solve (CVX) (or reuse ``solution``); polish (ŷ, λ) by an active-set Newton method on the
+    KKT system and check it over ALL chambers (:func:`_polish`; without polishing E comes from the
+    solver's dual with the looser ``tol.equicorrelation``); candidates K and 𝒫; one LP per candidate
+    (``active``); uniqueness; m* by support enumeration or MILP, with pruning of the solver's point
+    as the upper bound; vertices of 𝒫 by brute force when K is small.
 
     Parameters
     ----------
     problem : Problem
         Strictly convex loss (squared, logistic). Hinge raises :class:`InputError` unless
-        ``fixed_prediction=True`` (then the set described is {optimal W with the solver's ŷ}, using the
-        solver's dual; m*, uniqueness etc. are relative to that ŷ only).
+        ``fixed_prediction=True`` (then the set described is {optimal W with the solver's ŷ}, using
+        the solver's dual; m*, uniqueness etc. are relative to that ŷ only).
     patterns : Patterns, optional
         Pattern list for the convex solve (default: all chambers). E is always computed over ALL
         chambers (enumerated here if ``patterns`` is not complete); a sampled solution must be
@@ -744,8 +791,8 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         ``max_vertex_candidates``).
     m_star_method : "auto" | "enumerate" | "milp"
         How m* is found when 𝒫 is not a single point: "auto" enumerates the supports (among the
-        active candidates, smaller than the pruned width) when at most ``max_enumeration`` subsets are
-        needed, else a MILP (HiGHS) with the exact big-M ``max_{a∈𝒫} a_k``.
+        active candidates, smaller than the pruned width) when at most ``max_enumeration`` subsets
+        are needed, else a MILP (HiGHS) with the exact big-M ``max_{a∈𝒫} a_k``.
     milp_time_limit : float
         Seconds for the MILP; when reached, m* is the best support found (``m_star_method =
         "milp_time_limit"``, with a warning) — an upper bound, not proven minimal.
@@ -762,13 +809,16 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
     tol = tol or Tolerances()
     if m_star_method not in ("auto", "enumerate", "milp"):
-        raise InputError(f"m_star_method must be 'auto', 'enumerate' or 'milp', got {m_star_method!r}")
+        raise InputError(
+            f"m_star_method must be 'auto', 'enumerate' or 'milp', got {m_star_method!r}"
+        )
     loss = problem.loss
     if not loss.strictly_convex and not fixed_prediction:
         raise InputError(
             f"the optimal-set polytope needs a strictly convex loss (squared, logistic); with the "
-            f"{loss.name} loss the optimal prediction need not be unique (SPEC 4.6), so only the optimal "
-            "solutions sharing one fixed prediction can be described (fixed_prediction=True)"
+            f"{loss.name} loss the optimal prediction need not be unique (SPEC 4.6), so only the "
+            "optimal solutions sharing one fixed prediction can be described "
+            "(fixed_prediction=True)"
         )
     X, y, beta = problem.X, problem.y, problem.beta
     warnings: list[str] = []
@@ -778,7 +828,8 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         raise InputError(f"{why}; the optimal set needs every chamber (raise max_chambers, or use "
                          "lower-rank data)")
     if solution is None:
-        solution = solve_convex(problem, patterns if patterns is not None else chambers, solver=solver)
+        solution = solve_convex(problem, patterns if patterns is not None else chambers,
+                                solver=solver)
     else:
         _check_problem_match(problem, solution)
     scope = "fixed_prediction" if not loss.strictly_convex else "all"
@@ -804,9 +855,9 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         yhat_ref, lam, _ = polished
         tol_E = tol.polished
         if sampled and not solution_optimal:
-            warnings.append(f"the sampled program is not globally optimal (M(lambda) = {M_solver:.10g}"
-                            f" > beta = {beta:.10g}: a needed chamber is missing); the optimal set "
-                            "was computed over all chambers")
+            warnings.append(f"the sampled program is not globally optimal (M(lambda) = "
+                            f"{M_solver:.10g} > beta = {beta:.10g}: a needed chamber is missing); "
+                            "the optimal set was computed over all chambers")
     else:
         if not solution_optimal:
             msg = (f"the convex solution is not optimal over all chambers: M(lambda) = "
@@ -839,12 +890,19 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         yhat = np.zeros(problem.n)
     res_tol = tol.fit * max(1.0, float(np.linalg.norm(yhat_ref)))
     if res0 > res_tol:
-        raise SolverError(f"the optimal prediction is not in the cone of the candidate fits (residual "
-                          f"{res0:.3g}); the solver is not accurate enough for the tolerances")
+        raise SolverError(f"the optimal prediction is not in the cone of the candidate fits "
+                          f"(residual {res0:.3g}); the solver is not accurate enough for the "
+                          "tolerances")
+    # residual threshold of the support checks (vertices, m*, pruning): ŷ* is exact to ~1e-13
+    # when polished, so a support whose cone misses it by more than `tol.support` does not count
+    res_tol = ((tol.support if polished is not None else tol.fit)
+               * max(1.0, float(np.linalg.norm(yhat))))
     total = float(lam @ yhat / beta)
     pos_tol = tol.active * max(total, 1e-300)
     if K and abs(a0.sum() - total) > 1e-6 * max(1.0, total):
-        warnings.append(f"sum of coefficients {a0.sum():.10g} != lambda^T yhat / beta = {total:.10g}")
+        warnings.append(
+            f"sum of coefficients {a0.sum():.10g} != lambda^T yhat / beta = {total:.10g}"
+        )
     a_solver = _candidate_coefficients(cand, weights)
 
     if float(np.linalg.norm(yhat)) <= res_tol:  # beta >= beta_max: 𝒫 = {0}
@@ -873,8 +931,8 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         Za = Z[:, active]
         n_sub = sum(math.comb(active.size, s) for s in range(1, upper))
         if unique:  # 𝒫 is one point, supported exactly on `active`
-            m_star, a_star, method = int(active.size), _vertex_on_support(Z, yhat, active, tol.rank), \
-                "unique"
+            m_star, a_star, method = (int(active.size),
+                                      _vertex_on_support(Z, yhat, active, tol.rank), "unique")
         elif m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration):
             found = _m_star_enumerate(Za, yhat, upper, tol, res_tol, pos_tol)
             method = "enumeration"
@@ -882,13 +940,15 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
                 m_star, a_star = found[0], np.zeros(K)
                 a_star[active] = found[1]
         else:
-            supp, proven, bound = _m_star_milp(Za, yhat, amax[active], milp_time_limit)
+            supp, proven, bound = _m_star_milp(Za, yhat, amax[active], milp_time_limit,
+                                                 res_tol / np.sqrt(problem.n))
             supp = active[supp] if supp is not None else None
             sol = _support_solution(Z, yhat, list(supp), tol.rank) if supp is not None else None
             if supp is None:
                 m_lower = max(1, math.ceil((bound or 1.0) - 1e-6))
-                warnings.append(f"MILP found no solution within its time limit ({milp_time_limit:g} "
-                                f"s): m_star = {m_star} is the pruned upper bound")
+                warnings.append(f"MILP found no solution within its time limit "
+                                f"({milp_time_limit:g} s): m_star = {m_star} is the pruned upper "
+                                "bound")
             elif sol is not None and sol[1] <= res_tol and np.all(sol[0] >= -pos_tol):
                 method = "milp" if proven else "milp_time_limit"
                 if supp.size < upper:
@@ -897,11 +957,12 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
                     a_star[supp] = np.clip(sol[0], 0.0, None)
                 m_lower = m_star if proven else max(1, math.ceil((bound or 1.0) - 1e-6))
                 if not proven:
-                    warnings.append(f"MILP stopped at its time limit ({milp_time_limit:g} s): m_star = "
-                                    f"{m_star} is an upper bound (MILP lower bound {bound})")
+                    warnings.append(f"MILP stopped at its time limit ({milp_time_limit:g} s): "
+                                    f"m_star = {m_star} is an upper bound (MILP lower bound "
+                                    f"{bound})")
             else:
-                warnings.append("MILP support failed the least-squares re-check; m_star is the pruned "
-                                "upper bound")
+                warnings.append("MILP support failed the least-squares re-check; m_star is the "
+                                "pruned upper bound")
         if vertices is True or (vertices == "auto" and K <= max_vertex_candidates):
             verts, checked = _enumerate_vertices(Z, yhat, tol, res_tol, pos_tol)
             _cross_check(verts, unique, m_star, active, warnings)

@@ -262,7 +262,8 @@ def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = "cla
     solver_obj = p_c
     if oset is not None:  # the polished optimum and its (tighter) dual bound
         p_c = float(oset.objective)
-        lower = max(lower, float(oset.lower_bound)) if lower is not None else float(oset.lower_bound)
+        lower = (max(lower, float(oset.lower_bound)) if lower is not None
+                 else float(oset.lower_bound))
     return ConvexReference(
         problem=problem, patterns=patterns, chambers=chambers, solution=sol,
         convex_objective=p_c, solver_objective=solver_obj, certified=certified, lower_bound=lower,

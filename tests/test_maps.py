@@ -11,7 +11,8 @@ from hiddenconvex.network import balance, is_scaled
 
 
 def random_feasible_weights(X, pats, rng, k=5):
-    """Feasible W: random directions added to the block of their own chamber (generic => interior)."""
+    """Feasible W: random directions added to the block of their own chamber (generic =>
+    interior)."""
     p = pats.p
     W = np.zeros((2 * p, X.shape[1]))
     index = {pats.D[:, j].tobytes(): j for j in range(p)}
@@ -35,7 +36,8 @@ def test_brute_chambers_cover_count(data):
 
 
 def test_o16_phi_example():
-    # SPEC O16: X = I_2, theta = ((2, 0), 1/2), beta = 1, y = 0 -> phi(theta) = w = (1, 0), L^c = 1.5.
+    # SPEC O16: X = I_2, theta = ((2, 0), 1/2), beta = 1, y = 0 -> phi(theta) = w = (1, 0),
+    # L^c = 1.5.
     X = np.eye(2)
     pats = brute_chambers(X)
     prob = Problem.create(X, [0.0, 0.0], 1.0)
@@ -71,7 +73,8 @@ def test_psi_objective_identity_random_feasible(data, loss):
             lc, lnc = objective(prob, W).total, objective(prob, net).total
             assert lnc == pytest.approx(lc, rel=1e-13)
             # padding keeps the objective
-            assert objective(prob, psi(W, width=net.width + 3)).total == pytest.approx(lc, rel=1e-13)
+            assert (objective(prob, psi(W, width=net.width + 3)).total
+                    == pytest.approx(lc, rel=1e-13))
 
 
 def test_phi_fit_preserving_and_lower(data):

@@ -1,5 +1,5 @@
-"""Minimal / nearly minimal networks, merging, the descent path, certify_global (SPEC §4.5, §4.7-4.9,
-oracles O20 (Clarke counterexamples CE1/CE2) and O21)."""
+"""Minimal / nearly minimal networks, merging, the descent path, certify_global (SPEC §4.5,
+§4.7-4.9, oracles O20 (Clarke counterexamples CE1/CE2) and O21)."""
 
 import numpy as np
 import pytest
@@ -173,7 +173,8 @@ def test_certify_global_o7_o9():
     prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)
     good = ReLUNetwork([[np.sqrt(2)], [-1.0]], [np.sqrt(2), 1.0])
     cert = certify_global(good, prob)
-    assert cert.certified and cert.primal == pytest.approx(4.0) and cert.lower_bound == pytest.approx(4.0)
+    assert (cert.certified and cert.primal == pytest.approx(4.0)
+            and cert.lower_bound == pytest.approx(4.0))
     # a single neuron is not optimal: dual infeasible; lower bound still valid
     bad = ReLUNetwork([[np.sqrt(2)]], [np.sqrt(2)])  # best single neuron: P*_1 = 4.5
     cert = certify_global(bad, prob)
@@ -241,8 +242,9 @@ def _newton_polish(theta, X, y, beta, m, steps=30):
 
 
 def test_o21_differentiable_stationary_points():
-    """O21: L-BFGS stationary points with no zero pre-activation are scaled, nearly minimal for every
-    grouping, and optimal for their own subsampled convex program; the best run is certified global."""
+    """O21: L-BFGS stationary points with no zero pre-activation are scaled, nearly minimal for
+    every grouping, and optimal for their own subsampled convex program; the best run is certified
+    global."""
     pytest.importorskip("hiddenconvex.convex_program")
     from hiddenconvex.convex_program import solve_convex
     from hiddenconvex.minimality import certify_global
@@ -273,7 +275,8 @@ def test_o21_differentiable_stationary_points():
         for grouping in GROUPINGS:
             assert is_nearly_minimal(net, X, grouping, tol=1e-6)
         D = np.unique((X @ net.U[live].T >= 0).T, axis=0).T
-        k = [int(np.flatnonzero(np.all(chambers.D == D[:, [j]], axis=0))[0]) for j in range(D.shape[1])]
+        k = [int(np.flatnonzero(np.all(chambers.D == D[:, [j]], axis=0))[0])
+             for j in range(D.shape[1])]
         sol = solve_convex(prob, chambers.subset(k))
         assert objective(prob, net).total == pytest.approx(sol.objective.total, rel=1e-7)
         val = objective(prob, net).total

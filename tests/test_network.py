@@ -44,7 +44,8 @@ def test_balance_preserves_function_and_lowers_regularization():
         assert is_scaled(b, tol=1e-14)
         np.testing.assert_allclose(b.neuron_norms(), np.abs(b.alpha), rtol=1e-14)
         # AM-GM: 1/2(|u|^2 + a^2) >= |u||a|, equality for the balanced net, strict here
-        assert b.regularization() == pytest.approx(float(np.sum(net.neuron_norms() * np.abs(net.alpha))))
+        assert b.regularization() == pytest.approx(
+            float(np.sum(net.neuron_norms() * np.abs(net.alpha))))
         assert b.regularization() < net.regularization()
         # idempotent
         bb = balance(b)

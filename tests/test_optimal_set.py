@@ -47,7 +47,8 @@ def test_o9_two_points_m_star_2():
     prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)
     S = optimal_set(prob)
     assert S.certified and not S.warnings
-    assert S.objective == pytest.approx(4.0, rel=1e-7) and S.lower_bound == pytest.approx(4.0, rel=1e-7)
+    assert (S.objective == pytest.approx(4.0, rel=1e-7)
+            and S.lower_bound == pytest.approx(4.0, rel=1e-7))
     np.testing.assert_allclose(S.yhat, [2.0, 1.0], atol=1e-7)
     assert S.m_star == 2 and S.unique and S.num_candidates == 2 and S.num_vertices == 1
     assert S.pruned_width == 2 and S.minimal_width == 2
@@ -113,7 +114,8 @@ def test_beta_max_zero_network():
 # is attained by SIX unit directions (each x_j and each x_i + x_j), one per chamber. Their fits are
 # e_1, e_2, e_3 and the midpoints (e_i + e_j)/2: six points on the plane 1^T z = 1 in R^3, so any
 # yhat inside the triangle cone has many decompositions. With y = yhat + beta 1, yhat = (1, 1, 2):
-# M(lambda) = beta and yhat in cone(Z) => optimal; P_c = 3/2 beta^2 + beta 1^T yhat = 5.5 (beta = 1).
+# M(lambda) = beta and yhat in cone(Z) => optimal; P_c = 3/2 beta^2 + beta 1^T yhat = 5.5
+# (beta = 1).
 
 E = {"e1": (1, 0, 0), "e2": (0, 1, 0), "e3": (0, 0, 1),
      "m12": (0.5, 0.5, 0), "m13": (0.5, 0, 0.5), "m23": (0, 0.5, 0.5)}
@@ -152,10 +154,11 @@ def test_nonunique_polytope(nonunique):
     assert S.equicorrelation_margin > 0.99  # the other six blocks have correlation 0
     assert not S.unique and S.active.size == 6
     assert S.num_vertices == 5 and S.vertices_checked == 6 + 15 + 20
-    found = sorted((sorted(_named(S, v).items()) for v in S.vertices))
+    found = sorted(sorted(_named(S, v).items()) for v in S.vertices)
     assert found == sorted(sorted({k: float(c) for k, c in V.items()}.items()) for V in VERTICES)
     assert S.m_star == 2 and S.m_star_method == "enumeration"
-    assert S.pruned_width == 3 and S.m_star < S.pruned_width  # pruning the solver's point: a 3-vertex
+    # pruning the solver's point: a 3-vertex
+    assert S.pruned_width == 3 and S.m_star < S.pruned_width
     assert S.minimal_width == 6  # the interior-point solution uses all six candidates
     mil = optimal_set(S.problem, solution=S.solution, m_star_method="milp")
     assert mil.m_star == 2 and mil.m_star_method == "milp"
@@ -182,7 +185,8 @@ def test_nonunique_every_optimal_network(nonunique):
         assert_optimal(S, th)
     V = S.vertices
     rng = np.random.default_rng(1)
-    for _ in range(10):  # every point of P (convex combinations of vertices) gives a minimal optimum
+    # every point of P (convex combinations of vertices) gives a minimal optimum
+    for _ in range(10):
         a = rng.dirichlet(np.ones(len(V))) @ V
         net = S.network(a)
         assert net.width == 6
@@ -237,7 +241,8 @@ def test_prune_any_feasible_weights():
             assert P.regularization() <= W.regularization() + 1e-12
             # psi/phi round trip keeps the (non-optimal) objective relation
             prob = Problem.create(X, rng.normal(size=n), 0.3)
-            assert objective(prob, psi(P)).total == pytest.approx(objective(prob, P).total, rel=1e-12)
+            assert objective(prob, psi(P)).total == pytest.approx(
+                objective(prob, P).total, rel=1e-12)
             assert objective(prob, phi(psi(P), X, pats)).total <= objective(prob, P).total + 1e-12
 
 
@@ -337,9 +342,10 @@ def test_bad_input(nonunique):
 
 
 def test_under_sampled_solution():
-    """O22 data: the program over the single pattern diag(1, 0) has P_S = 4.5 and M(lambda_S) = 2 > beta.
-    The optimal set is still the one over ALL chambers (P_c = 4, m* = 2), with the sampled solution
-    reported as not optimal; without polishing (no way to reach the global optimum) it is refused."""
+    """O22 data: the program over the single pattern diag(1, 0) has P_S = 4.5 and
+    M(lambda_S) = 2 > beta. The optimal set is still the one over ALL chambers (P_c = 4, m* = 2),
+    with the sampled solution reported as not optimal; without polishing (no way to reach the global
+    optimum) it is refused."""
     prob = Problem.create([[1.0], [-1.0]], [3.0, 2.0], 1.0)
     chambers = exact_chambers(prob.X)
     first = int(np.flatnonzero(chambers.D[0] & ~chambers.D[1])[0])  # diag(1, 0) only
@@ -423,3 +429,35 @@ def test_milp_bounds_time_limit_and_quiet(capfd):
         assert any("time limit" in w for w in cut.warnings)
     assert_optimal(cut, cut.minimal_network())
     assert "Highs" not in capfd.readouterr().out
+
+
+def test_teacher_1d_face_neuron_solvers_agree():
+    """Bundled 1-D data with a bias: an optimal neuron sits 7e-6 from a chamber face, where the
+    interior-point solvers split its weight between the two adjacent blocks. The polish must swap
+    the face candidate for the interior one: both solvers then give the same optimal set."""
+    from hiddenconvex.datasets import load_dataset
+
+    ds = load_dataset("teacher_1d")
+    prob = Problem.create(ds.X, ds.y, 0.01)
+    sets = [optimal_set(prob, solver=s) for s in ("clarabel", "ecos")]
+    for S in sets:
+        assert S.polished and S.unique and S.m_star == 7 and S.num_candidates == 7
+        assert S.gap <= 1e-13 * max(1.0, S.objective)  # rounding level
+        assert_optimal(S, S.minimal_network())
+    assert sets[0].objective == pytest.approx(sets[1].objective, rel=1e-13)
+    np.testing.assert_allclose(sets[0].directions, sets[1].directions, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_m_star_support_must_fit_exactly():
+    """iris_pca2 (bias), beta = 0.1: a 19-candidate support fits the polished y-hat* only to
+    1.9e-7 relative; m* = 20 (MILP, proven) and its support fits to rounding."""
+    from hiddenconvex.datasets import load_dataset
+
+    ds = load_dataset("iris_pca2")
+    S = optimal_set(Problem.create(ds.X, ds.y, 0.1), milp_time_limit=300)
+    assert S.m_star_method == "milp" and S.m_star == S.m_star_lower == 20
+    sup = np.flatnonzero(S.m_star_coefficients > 0)
+    _, res = nnls(S.fits[:, sup], S.yhat)
+    assert res <= 1e-12 * np.linalg.norm(S.yhat)
+    assert_optimal(S, S.minimal_network())

@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hiddenconvex",
-        description="Exact optimal sets of regularized two-layer ReLU networks (hidden convex program).",
+        description=(
+            "Exact optimal sets of regularized two-layer ReLU networks (hidden convex program)."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)

@@ -1,7 +1,8 @@
 """``hiddenconvex optimal-set DATA.csv --beta B``: the exact optimal set (SPEC §4.6–§4.7).
 
-Solves the convex program, certifies it over all chambers, and reports the candidates, m*, uniqueness,
-the pruned and minimal widths and (for few candidates) the vertices of the optimal polytope.
+Solves the convex program, certifies it over all chambers, and reports the candidates, m*,
+uniqueness, the pruned and minimal widths and (for few candidates) the vertices of the optimal
+polytope.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def register(subparsers) -> None:
         "optimal-set",
         help="exact optimal set: candidates, m*, uniqueness, pruning, vertices",
         description=(
-            "Solve the convex program, certify it over all chambers and describe every optimal network "
-            "(strictly convex losses only: squared, logistic)."
+            "Solve the convex program, certify it over all chambers and describe every optimal "
+            "network (strictly convex losses only: squared, logistic)."
         ),
         formatter_class=HelpFormatter,
     )
@@ -34,10 +35,11 @@ def register(subparsers) -> None:
     add_pattern_args(p)
     add_json_arg(p)
     p.add_argument("--max-vertex-candidates", type=int, default=14,
-                   help="enumerate the polytope's vertices when there are at most this many candidates")
+                   help="enumerate the polytope's vertices when there are at most this many "
+                        "candidates")
     p.add_argument("--max-chambers", type=int, default=20000,
-                   help="enumerate all chambers (needed for the optimal set) only when Cover's bound "
-                        "is at most this")
+                   help="enumerate all chambers (needed for the optimal set) only when Cover's "
+                        "bound is at most this")
     p.add_argument("--milp-time-limit", type=float, default=60.0,
                    help="seconds for the m* MILP; when reached, m_star is an upper bound "
                         "(m_star_method = milp_time_limit, m_star_lower the proven lower bound)")
