@@ -48,6 +48,8 @@ from .shallow import (
     normalized_directions,
 )
 
+_EPS = float(np.finfo(np.float64).eps)
+
 __all__ = [
     "Chambers",
     "arrangement_chambers",
@@ -122,6 +124,7 @@ def arrangement_chambers(A, *, chambers: Callable | None = None) -> Chambers:
         except ImportError as exc:  # pragma: no cover - depends on the patterns module
             raise SolverError("exact chamber enumeration hiddenconvex.patterns.exact_chambers is "
                               f"unavailable: {exc}") from None
+        _refuse_unresolvable_pairs(A)
         P, method = exact_chambers(A), "exact_chambers"
     else:
         P, method = chambers(A), "callable"
@@ -132,6 +135,27 @@ def arrangement_chambers(A, *, chambers: Callable | None = None) -> Chambers:
                           f"witnesses {W.shape} for {m} hyperplanes in R^{d}")
     _verify_chambers(A, active, W)
     return Chambers(active, W, method)
+
+
+def _refuse_unresolvable_pairs(A: np.ndarray) -> None:
+    """SolverError for two hyperplanes that double precision cannot separate but that are not
+    parallel to rounding: :func:`~hiddenconvex.patterns.exact_chambers` merges unit normals within
+    ``_PARALLEL_TOL`` (256 eps) of each other (up to sign), which loses the thin chamber between
+    them; below 4 eps the rows are taken as parallel (their difference is rounding)."""
+    from .patterns import _PARALLEL_TOL
+
+    norms = np.linalg.norm(A, axis=1)
+    live = norms > 0
+    U = A[live] / norms[live, None]
+    for i in range(U.shape[0]):
+        dist = np.minimum(np.linalg.norm(U[i + 1:] - U[i], axis=1),
+                          np.linalg.norm(U[i + 1:] + U[i], axis=1))
+        if np.any((dist > 4 * _EPS) & (dist <= _PARALLEL_TOL)):
+            raise SolverError(
+                "two weight vectors are parallel only up to "
+                f"{dist[(dist > 4 * _EPS) & (dist <= _PARALLEL_TOL)].max():.2g} (between 4 eps and "
+                f"{_PARALLEL_TOL:.2g}): double precision cannot separate their hyperplanes, the "
+                "exact semi-norm cannot be certified")
 
 
 def _verify_chambers(A: np.ndarray, active: np.ndarray, W: np.ndarray) -> None:
