@@ -293,16 +293,18 @@ def test_cli_run_unwritable_results_folder(csv9, tmp_path, capsys):
 # ----------------------------------------------------------------------------------------------
 # acceptance (issue 5): every bundled dataset with exact patterns
 # ----------------------------------------------------------------------------------------------
-ACCEPTANCE = [  # (dataset, loss): squared loss for all (±1 labels are valid targets): the convex
-    # program currently fails on the logistic loss at p = 872..1562 chambers (clarabel and ecos)
+ACCEPTANCE = [  # (dataset, loss): squared loss for all (±1 labels are valid targets) and the
+    # logistic loss for the classification sets
     ("default", "squared"), ("teacher_1d", "squared"), ("low_rank", "squared"),
     ("teacher_2d", "squared"), ("spirals", "squared"), ("iris_pca2", "squared"),
     ("wine_pca2", "squared"), ("breast_cancer_pca2", "squared"), ("diabetes_pca2", "squared"),
+    ("spirals", "logistic"), ("iris_pca2", "logistic"), ("wine_pca2", "logistic"),
+    ("breast_cancer_pca2", "logistic"),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset, loss", ACCEPTANCE, ids=[a[0] for a in ACCEPTANCE])
+@pytest.mark.parametrize("dataset, loss", ACCEPTANCE, ids=[f"{a[0]}-{a[1]}" for a in ACCEPTANCE])
 def test_acceptance_trained_networks_reach_certified_optimum(dataset, loss):
     """Width 2n >= n + m* (m* <= n for beta > 0, SPEC §4.6): no spurious valleys (SPEC §4.9).
     The optimal set is not built (its MILP for m* is slow on some of these sets); width >= m*
