@@ -260,12 +260,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import matplotlib
 
+    from hiddenconvex.errors import InputError
+    from hiddenconvex.experiments import ensure_writable_folder
+
     matplotlib.use("Agg")
-    out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"{PROG}: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        out = ensure_writable_folder(args.out)
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
 
     made = []

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import read_table
+    from hiddenconvex.experiments import ensure_writable_folder, read_table
 
     src = Path(args.csv)
     try:
@@ -216,11 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}; run `make experiments` first", file=sys.stderr)
         return 2
-    out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"{PROG}: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        out = ensure_writable_folder(args.out)
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
 
     written: list[Path] = []

@@ -55,6 +55,34 @@ def load_data(args) -> Dataset:
     return load_csv(args.data, target=args.target, bias=args.bias)
 
 
+def load_problem(args):
+    """(Dataset, Problem) from the data, --beta and --loss options."""
+    from ..objective import Problem
+
+    data = load_data(args)
+    return data, Problem.create(data.X, data.y, args.beta, args.loss)
+
+
+def check_pattern_args(args) -> None:
+    """--seed and --samples, checked before any work (InputError → exit 2)."""
+    from ..errors import InputError
+
+    if isinstance(args.seed, bool) or args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.samples is not None and args.samples <= 0:
+        raise InputError(f"--samples must be a positive integer, got {args.samples}")
+
+
+def patterns_from_args(args, X):
+    """The pattern list of the options of :func:`add_pattern_args`, through the on-disk cache
+    (``--no-cache`` bypasses it). Returns :class:`~hiddenconvex.cache.CachedPatterns`
+    (``.patterns``, ``.warning`` when the cache could not be used)."""
+    from ..cache import cached_patterns
+
+    return cached_patterns(X, args.method, n_samples=args.samples, seed=args.seed,
+                           use_cache=not args.no_cache)
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}

@@ -7,14 +7,15 @@ polytope.
 
 from __future__ import annotations
 
-from ..objective import Problem
 from .common import (
     HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    load_data,
+    check_pattern_args,
+    load_problem,
+    patterns_from_args,
     print_json,
     print_table,
 )
@@ -46,25 +47,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _patterns(args, X):
-    from ..patterns import enumerate_patterns
-
-    return enumerate_patterns(X, method=args.method, n_samples=args.samples, seed=args.seed)
-
-
 def run(args) -> int:
-    from ..errors import InputError, check_seed
     from ..optimal_set import optimal_set
 
-    check_seed(args.seed)
-    if args.samples is not None and args.samples <= 0:
-        raise InputError(f"--samples must be a positive integer, got {args.samples}")
-    data = load_data(args)
-    problem = Problem.create(data.X, data.y, args.beta, args.loss)
+    check_pattern_args(args)
+    data, problem = load_problem(args)
     if not problem.loss.strictly_convex:
         # fail before any solve: the polytope description needs a unique optimal prediction
         optimal_set(problem)
-    patterns = _patterns(args, problem.X)
+    found = patterns_from_args(args, problem.X)
+    patterns = found.patterns
     result = optimal_set(problem, patterns, solver=args.solver,
                          max_vertex_candidates=args.max_vertex_candidates,
                          max_chambers=args.max_chambers, milp_time_limit=args.milp_time_limit)
@@ -72,6 +64,8 @@ def run(args) -> int:
               "num_patterns_solved": patterns.p, "pattern_method": patterns.method,
               "seed": args.seed, "samples": args.samples}
     record["num_patterns"] = result.patterns.p
+    if found.warning:
+        record["warnings"] = [*record["warnings"], found.warning]
     if args.json:
         print_json(record)
     else:

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import HelpFormatter, add_data_args, add_pattern_args, add_solver_args
+from .common import HelpFormatter, add_data_args, add_pattern_args, add_solver_args, load_problem
 from .verify import (
     add_training_args,
     check_common,
-    load_problem,
     patterns_of,
     print_networks,
     progress_bar,

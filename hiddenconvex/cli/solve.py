@@ -10,14 +10,15 @@ missing or failed.
 from __future__ import annotations
 
 from ..certificate import DEFAULT_MAX_CHAMBERS
-from ..objective import Problem
 from .common import (
     HelpFormatter,
     add_data_args,
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    load_data,
+    check_pattern_args,
+    load_problem,
+    patterns_from_args,
     print_json,
     print_table,
 )
@@ -50,23 +51,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cache import cached_patterns
     from ..certificate import beta_max
     from ..convex_program import ConvexProgram
-    from ..errors import InputError, check_seed
+    from ..errors import InputError
     from ..solvers import get_solver, solver_options
 
-    check_seed(args.seed)
-    if args.samples is not None and args.samples <= 0:
-        raise InputError(f"--samples must be a positive integer, got {args.samples}")
+    check_pattern_args(args)
     if args.max_chambers is not None and args.max_chambers < 0:
         raise InputError(f"--max-chambers must be >= 0, got {args.max_chambers}")
     get_solver(args.solver)  # unknown / uninstalled solver: fail before any work
     solver_options(args.solver, tol=args.tol, max_iters=args.max_iters)
-    data = load_data(args)
-    problem = Problem.create(data.X, data.y, args.beta, args.loss)
-    found = cached_patterns(problem.X, args.method, n_samples=args.samples, seed=args.seed,
-                            use_cache=not args.no_cache)
+    data, problem = load_problem(args)
+    found = patterns_from_args(args, problem.X)
     program = ConvexProgram(problem, found.patterns, max_chambers=args.max_chambers)
     sol = program.solve(solver=args.solver, tol=args.tol, max_iters=args.max_iters,
                         certify_tol=args.certify_tol)

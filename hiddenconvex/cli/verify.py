@@ -21,7 +21,9 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    load_data,
+    check_pattern_args,
+    load_problem,
+    patterns_from_args,
     print_json,
     print_table,
 )
@@ -72,12 +74,10 @@ def add_training_args(p: argparse.ArgumentParser, seeds: int = 4) -> None:
 
 def check_common(args) -> None:
     """Validate options before any work (InputError → exit 2)."""
-    from ..errors import InputError, check_seed
+    from ..errors import InputError
     from ..solvers import get_solver, solver_options
 
-    check_seed(args.seed)
-    if args.samples is not None and args.samples <= 0:
-        raise InputError(f"--samples must be a positive integer, got {args.samples}")
+    check_pattern_args(args)
     if args.seeds < 1:
         raise InputError(f"--seeds must be >= 1, got {args.seeds}")
     if args.width is not None and args.width < 1:
@@ -92,18 +92,9 @@ def check_common(args) -> None:
     solver_options(args.solver)
 
 
-def load_problem(args):
-    from ..objective import Problem
-
-    data = load_data(args)
-    return data, Problem.create(data.X, data.y, args.beta, args.loss)
-
-
 def patterns_of(args, X):
-    from ..cache import cached_patterns
-
-    res = cached_patterns(X, args.method, n_samples=args.samples, seed=args.seed,
-                          use_cache=not args.no_cache)
+    """The pattern list (cached); a cache warning goes to stderr."""
+    res = patterns_from_args(args, X)
     if res.warning:
         print(f"warning: {res.warning}", file=sys.stderr)
     return res.patterns
