@@ -588,10 +588,12 @@ def _dedupe_fits(X, proj, corr, E, p, tol_dir):
     return gamma, S, groups, Z
 
 
-def _candidates(X, lam, chambers, beta, tol_E, tol_dir) -> _Candidates:
+def _candidates(X, lam, chambers, beta, tol_E, tol_dir, proj=None) -> _Candidates:
+    """Candidates at ``lam``; ``proj``: its block projections when already computed (2p NNLS)."""
     from .certificate import cone_projections  # deferred: needs the solver stack
 
-    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
+    if proj is None:
+        proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
     corr = np.linalg.norm(proj, axis=1)
     E = np.flatnonzero(corr >= beta * (1.0 - tol_E))
     return _Candidates(corr, E, *_dedupe_fits(X, proj, corr, E, chambers.p, tol_dir))
@@ -658,10 +660,10 @@ def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
     multiplier is dropped. Otherwise the new point is kept and all 2p block correlations are
     recomputed: blocks with :math:`\|\Pi_b\| > \beta(1 + 10^{-10})` are added; if there are none and
     ŷ lies in the cone of the equicorrelated fits (NNLS residual <= 1e-10), this is the KKT
-    certificate of the full program and ``(ŷ, λ, rounds)`` is returned; else the most negative
-    multiplier is dropped. Returns None for a loss without a Hessian, no active block, or no success
-    within ``_POLISH_ROUNDS`` rounds (a start far from the optimum, e.g. an inaccurate solver
-    answer).
+    certificate of the full program and ``(ŷ, λ, the 2p projections at λ)`` is returned; else the
+    most negative multiplier is dropped. Returns None for a loss without a Hessian, no active
+    block, or no success within ``_POLISH_ROUNDS`` rounds (a start far from the optimum, e.g. an
+    inaccurate solver answer).
     """
     from .certificate import cone_projections  # deferred: needs the solver stack
 
@@ -716,7 +718,7 @@ def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
         _, _, _, Z = _dedupe_fits(X, proj, corr, E, chambers.p, tol.direction)
         r = nnls(Z, yh, maxiter=50 * max(Z.shape[1], 10))[1] if Z.shape[1] else np.linalg.norm(yh)
         if r <= _POLISH_CONE * max(1.0, float(np.linalg.norm(yh))):
-            return yh, lam, rounds
+            return yh, lam, proj
         if np.all(mu >= 0):
             return None
         support -= set(groups[int(np.argmin(mu))])  # ŷ left the cone: drop the most negative
@@ -852,7 +854,7 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
     # ---- dual point: polished over ALL chambers when possible, else the solver's
     polished = _polish(problem, weights, chambers, tol) if polish and scope == "all" else None
     if polished is not None:
-        yhat_ref, lam, _ = polished
+        yhat_ref, lam, proj_ref = polished
         tol_E = tol.polished
         if sampled and not solution_optimal:
             warnings.append(f"the sampled program is not globally optimal (M(lambda) = "
@@ -869,7 +871,8 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         if polish and scope == "all" and np.any(weights.norms() > 0):
             warnings.append("polishing (Newton on the KKT system) failed; E uses the solver's dual "
                             f"with relative tolerance {tol_E:g}")
-    cand = _candidates(X, lam, chambers, beta, tol_E, tol.direction)
+    cand = _candidates(X, lam, chambers, beta, tol_E, tol.direction,
+                       proj_ref if polished is not None else None)
     corr, E = cand.corr, cand.E
     M = float(corr.max(initial=0.0))
     _, lb = loss.best_dual_scale(lam, y, beta / M if M > 0 else np.inf)
