@@ -14,7 +14,9 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[plot,test]"
+	@# setuptools' informational "Editable installation" note (a Python warning of the build
+	@# backend) is silenced; every other warning and error still prints
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e ".[plot,test]"
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the package with plot and test extras
