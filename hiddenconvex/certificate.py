@@ -11,9 +11,19 @@ For a dual point :math:`\lambda \in \mathbb R^n` and a chamber pattern :math:`D`
 :math:`\{u : Au \ge 0\}` are exact, by NNLS on the polar cone (Moreau). A candidate with
 prediction :math:`\hat y` and :math:`\lambda = -\nabla\ell(\hat y)` (hinge: the solver's dual) is
 *certified* globally optimal when the chamber list is complete, :math:`M(\lambda) \le
-\beta(1+tol)` and the duality gap closes; otherwise :math:`\max_{t \in [0, \beta/M]}
--\ell^*(-t\lambda)` is a valid lower bound on :math:`P_c` (SPEC §2.4 step 4). The zero network is
-optimal iff :math:`\beta \ge \beta_{max} = M(-\nabla\ell(0))`.
+\beta(1+tol)` and the duality gap closes relative to :math:`\ell(0)`, the loss of the zero
+network (the scale of the problem: :math:`0 \le P_c \le \ell(0)`); otherwise
+:math:`\max_{t \in [0, \beta/M]} -\ell^*(-t\lambda)` is a valid lower bound on :math:`P_c` (SPEC
+§2.4 step 4). The zero network is optimal iff :math:`\beta \ge \beta_{max} =
+M(-\nabla\ell(0))`. Without the chambers, :func:`correlation_bound`
+(:math:`M(\lambda) \le \|X\|_2\|\lambda\|`, refined by sign) still certifies a dual point it
+proves feasible, e.g. the zero network at :math:`\beta \ge \|X\|_2\|\nabla\ell(0)\|`.
+
+Scale: X and λ enter the projections as X·2^-e, λ·2^-f (exact powers of two,
+:func:`hiddenconvex.patterns.pow2_scaled`; e = f = 0 for data with entries in [2^-4, 2^4]), so
+M(λ) is computed without under- or overflow for data from subnormal to 1e300. A cone without any
+constraint row is R^d and its projection is the identity: SciPy's NNLS is never called with an
+empty matrix.
 
 Block order is that of :mod:`hiddenconvex.blocks`: blocks ``0..p-1`` have γ = +1, blocks
 ``p..2p-1`` have γ = −1 and reuse pattern ``b mod p``.
@@ -30,6 +40,7 @@ from scipy.optimize import nnls
 
 from .errors import InputError, SolverError, check_matrix, check_vector
 from .objective import Problem
+from .patterns import _ldexp, _reduce, _svd_rank, exact_chambers, exact_memory, pow2_scaled
 
 __all__ = [
     "project_cone",
@@ -37,6 +48,7 @@ __all__ = [
     "block_correlations",
     "max_correlation",
     "beta_max",
+    "correlation_bound",
     "chamber_bound",
     "chamber_facets",
     "complete_chambers",
@@ -84,7 +96,12 @@ def project_cone(g, A) -> np.ndarray:
 
 
 def _polar_nnls(g: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Π_C(g) for C = {u : Au ≥ 0} by NNLS on the polar cone. No constraint (A of shape (0, d))
+    means C = R^d and Π(g) = g; d = 0 means the space {0}. NNLS is never called with an empty
+    matrix (SciPy's NNLS corrupts the heap on a (d, 0) matrix)."""
     m = A.shape[0]
+    if m == 0 or A.shape[1] == 0 or g.size == 0:
+        return g.copy()
     for maxiter in (max(50, 10 * m), 100 * max(50, m)):
         try:
             mu, _ = nnls(A.T, -g, maxiter=maxiter)
@@ -216,7 +233,7 @@ def chamber_facets(X, patterns, chambers=None) -> np.ndarray:
     bool array, shape (n, p)
         ``F[j, k]``: keep row j for pattern k.
     """
-    X = check_matrix(X)
+    X = pow2_scaled(check_matrix(X))[0]  # facets are invariant under positive scaling
     n = X.shape[0]
     D = _pattern_matrix(patterns, n)
     if chambers is None:
@@ -243,6 +260,13 @@ def _flip_facets(X: np.ndarray, D: np.ndarray, Dfull: np.ndarray) -> np.ndarray:
     _, first, grp = np.unique(np.packbits(canon, axis=1), axis=0, return_index=True,
                               return_inverse=True)
     grp = grp.reshape(-1)
+    L = _reduce(X).H.shape[0]  # distinct hyperplanes (patterns' rule)
+    if first.size < L:
+        # a complete list separates any two distinct hyperplanes (some chamber pair differs only
+        # across one of them); fewer groups than hyperplanes means chambers are missing
+        raise InputError(f"chamber_facets: `chambers` is not the complete chamber list of X "
+                         f"({P} chambers distinguish only {first.size} of its {L} distinct "
+                         "hyperplanes)")
     order = np.argsort(grp, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(grp[order]) != 0])
     members = rows[order]  # nonzero rows sorted by hyperplane
@@ -267,6 +291,10 @@ def _flip_facets(X: np.ndarray, D: np.ndarray, Dfull: np.ndarray) -> np.ndarray:
         T = np.where(D[np.ix_(members, c)], neg_r[members, None], r[members, None])
         delta = T if starts.size == members.size else np.add.reduceat(T, starts, axis=0)
         F[np.ix_(rep, c)] = table.find(h[c][None, :] + delta) >= 0  # delta: (L, len(c))
+    if cols.size and not np.all(F[:, cols].any(axis=0)):
+        # every chamber of an arrangement with a nonzero row has a facet, whose flip is a chamber
+        raise InputError("chamber_facets: `chambers` is not the complete chamber list of X (a "
+                         "chamber has no neighbour across any of its hyperplanes)")
     return F
 
 
@@ -282,7 +310,7 @@ def _witness_facets(X: np.ndarray, D: np.ndarray, witnesses: np.ndarray) -> np.n
     if nz.size == 0:
         return F
     _, s, Vt = np.linalg.svd(X[nz], full_matrices=False)
-    r = int(np.count_nonzero(s > s[0] * max(X.shape) * np.finfo(np.float64).eps))
+    r = _svd_rank(X[nz], s)  # the package's one rank rule (patterns._svd_rank)
     Xr = X[nz] @ Vt[:r].T  # rank-r coordinates (same inner products with row(X))
     Ur = witnesses @ Vt[:r].T
     S = np.where(D[nz], 1.0, -1.0)  # (m, p)
@@ -343,9 +371,14 @@ def _resolve_facets(X, D, patterns, facets):
 
 def _block_gradients(X, lam, patterns):
     """Validated inputs, the block vectors g_b = γ_b X^T D_b λ (2p, d), and which blocks already
-    lie in their cone (then Π(g_b) = g_b). Computed in chunks of patterns (bounded memory)."""
-    X = check_matrix(X)
-    lam = check_vector(lam, X.shape[0], "lam")
+    lie in their cone (then Π(g_b) = g_b). Computed in chunks of patterns (bounded memory).
+
+    X and λ are used as ``X·2^-e``, ``λ·2^-f`` (:func:`hiddenconvex.patterns.pow2_scaled`;
+    e = f = 0 in the band [2^-4, 2^4]) so that no product under- or overflows: the cones are
+    unchanged, the returned X and g_b are the scaled ones, and projections times 2^(e+f) (exact)
+    are those in the user's units. Returns ``(X·2^-e, D, G2, inside, e + f)``."""
+    X, ex = pow2_scaled(check_matrix(X))
+    lam, el = pow2_scaled(check_vector(lam, X.shape[0], "lam"))
     D = _pattern_matrix(patterns, X.shape[0])
     n, p = D.shape
     G = np.empty((p, X.shape[1]))
@@ -360,7 +393,7 @@ def _block_gradients(X, lam, patterns):
         G[a:e] = Gc
         inside[a:e] = np.all(SXG >= 0, axis=0)
         inside[p + a:p + e] = np.all(SXG <= 0, axis=0)  # γ = −1: g = −X^T D_k λ
-    return X, D, np.concatenate([G, -G], axis=0), inside
+    return X, D, np.concatenate([G, -G], axis=0), inside, ex + el
 
 
 def _project_block(X, D, F, b, g) -> np.ndarray:
@@ -388,12 +421,12 @@ def cone_projections(X, lam, patterns, *, facets=None) -> np.ndarray:
     array, shape (2p, d)
         Row ``b`` is the projection for block ``b`` (blocks ``p..2p-1`` have γ = −1).
     """
-    X, D, G2, inside = _block_gradients(X, lam, patterns)
+    X, D, G2, inside, e = _block_gradients(X, lam, patterns)
     F = _resolve_facets(X, D, patterns, facets)
     out = G2.copy()
     for b in np.flatnonzero(~inside):
         out[b] = _project_block(X, D, F, b, G2[b])
-    return out
+    return np.ldexp(out, e) if e else out
 
 
 def block_correlations(X, lam, patterns, *, facets=None) -> np.ndarray:
@@ -409,20 +442,20 @@ def max_correlation(X, lam, patterns, *, facets=None) -> float:
     :math:`\|g_b\|` and the sweep stops as soon as :math:`\|g_b\|` (an upper bound on
     :math:`\|\Pi(g_b)\|`) cannot beat the current maximum.
     """
-    X, D, G2, inside = _block_gradients(X, lam, patterns)
+    X, D, G2, inside, e = _block_gradients(X, lam, patterns)
     if G2.shape[0] == 0:
         return 0.0
     norms = np.linalg.norm(G2, axis=1)
     best = float(norms[inside].max(initial=0.0))
     todo = np.flatnonzero(~inside & (norms > best))
     if todo.size == 0:
-        return best
+        return _ldexp(best, e)
     F = _resolve_facets(X, D, patterns, facets)
     for b in todo[np.argsort(-norms[todo], kind="stable")]:
         if norms[b] <= best:
             break
         best = max(best, float(np.linalg.norm(_project_block(X, D, F, b, G2[b]))))
-    return best
+    return _ldexp(best, e)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -432,13 +465,14 @@ def max_correlation(X, lam, patterns, *, facets=None) -> float:
 def chamber_bound(X) -> int:
     r"""Cover's bound :math:`2\sum_{k<r}\binom{L-1}{k}` on the number of chambers.
 
-    r = rank X, L = number of nonzero rows; exact for rows in general position.
+    r = rank X (the rank rule of :func:`hiddenconvex.patterns._svd_rank`, on X scaled by a power
+    of two), L = number of nonzero rows; exact for rows in general position.
     """
-    X = check_matrix(X)
+    X = pow2_scaled(check_matrix(X))[0]
     L = int(np.count_nonzero(np.any(X != 0, axis=1)))
     if L == 0:
         return 1
-    r = int(np.linalg.matrix_rank(X))
+    r = _svd_rank(X)
     return 2 * sum(math.comb(L - 1, k) for k in range(r))
 
 
@@ -448,7 +482,8 @@ def complete_chambers(X, patterns=None, chambers=None, *,
 
     Returns ``chambers`` if given (must be complete), else ``patterns`` if complete, else
     :func:`hiddenconvex.patterns.exact_chambers` of X when :func:`chamber_bound` is at most
-    ``max_chambers`` (``None``: no limit).
+    ``max_chambers`` (``None``: no limit) and the enumeration fits in memory
+    (:func:`hiddenconvex.patterns.exact_memory`).
 
     Returns
     -------
@@ -465,8 +500,11 @@ def complete_chambers(X, patterns=None, chambers=None, *,
         return None, (f"pattern list is incomplete and enumerating all chambers is unaffordable "
                       f"(Cover bound {bound} > max_chambers = {max_chambers}): M(lambda) over all "
                       "chambers and a lower bound are unavailable")
-    from .patterns import exact_chambers  # deferred: enumeration is only needed here
-
+    memory = exact_memory(X)
+    if not memory.fits:
+        return None, (f"pattern list is incomplete and enumerating all chambers does not fit in "
+                      f"memory ({memory.needs()}): M(lambda) over all chambers and a lower bound "
+                      "are unavailable")
     return exact_chambers(X), ""
 
 
@@ -490,8 +528,6 @@ def beta_max(problem: Problem, patterns=None) -> float:
     if not isinstance(problem, Problem):
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
     if patterns is None:
-        from .patterns import exact_chambers
-
         patterns = exact_chambers(problem.X)
     lam0 = problem.loss.dual_point(np.zeros(problem.n), problem.y)
     return max_correlation(problem.X, lam0, patterns)
@@ -508,15 +544,16 @@ class Certificate:
     Attributes
     ----------
     M : float or None
-        :math:`M(\lambda)` over ALL chambers (None when they could not be enumerated).
+        :math:`M(\lambda)` over ALL chambers, or an upper bound on it valid over all chambers
+        (``m_source``); None when neither is available.
     M_patterns : float or None
         :math:`M(\lambda)` over the given pattern list only (not a certificate by itself).
     beta : float
     certified : bool
-        All chambers checked, :math:`M(\lambda) \le \beta(1+tol)` and
-        gap ≤ ``gap_tol``·max(1, |primal|).
+        ``M`` covers all chambers, :math:`M \le \beta(1+tol)` and
+        gap ≤ ``gap_tol``·``scale``.
     complete : bool
-        M was computed over all chambers.
+        M was computed over the complete chamber list.
     primal : float
         Objective of the candidate.
     lower_bound : float or None
@@ -535,6 +572,14 @@ class Certificate:
         Why the candidate is not certified (empty when certified).
     dual_source : str
         The dual point used: ``"gradient"`` (−∇ℓ(ŷ)), ``"given"`` (``lam``) or ``"solver"``.
+    scale : float or None
+        :math:`\ell(0)`, the loss of the zero network: the natural scale of the problem
+        (:math:`0 \le P_c \le \ell(0)`) to which the gap is compared; invariant under rescaling
+        of X, unlike any fixed floor.
+    m_source : str
+        ``"chambers"``: M computed over the complete chamber list; ``"norm bound"``: M is
+        :func:`correlation_bound` (no enumeration), an upper bound on M(λ) over all chambers;
+        ``"none"``: unavailable.
     """
 
     M: float | None
@@ -552,23 +597,72 @@ class Certificate:
     gap_tol: float
     reasons: tuple[str, ...] = ()
     dual_source: str = "gradient"
+    scale: float | None = None
+    m_source: str = "chambers"
 
     @property
     def relative_gap(self) -> float | None:
-        if self.gap is None:
+        """``gap / scale`` (scale = ℓ(0)); with ℓ(0) = 0 (then P_c = 0): 0 for a closed gap,
+        inf otherwise."""
+        if self.gap is None or self.scale is None:
             return None
-        return self.gap / max(1.0, abs(self.primal))
+        if self.scale > 0:
+            return self.gap / self.scale
+        return 0.0 if self.gap <= 0 else math.inf
 
     def to_record(self) -> dict:
         return {
             "certified": self.certified, "complete": self.complete,
             "max_correlation": self.M, "max_correlation_patterns": self.M_patterns,
+            "max_correlation_source": self.m_source,
             "beta": self.beta, "primal": self.primal, "lower_bound": self.lower_bound,
             "gap": self.gap, "relative_gap": self.relative_gap, "dual_value": self.dual_value,
             "t": self.t, "num_chambers": self.num_chambers, "certificate_tol": self.tol,
-            "certificate_gap_tol": self.gap_tol, "reasons": list(self.reasons),
-            "certificate_dual": self.dual_source,
+            "certificate_gap_tol": self.gap_tol, "certificate_scale": self.scale,
+            "reasons": list(self.reasons), "certificate_dual": self.dual_source,
         }
+
+
+def _norm2(v: np.ndarray) -> float:
+    """Euclidean norm without under/overflow (exact power-of-two pre-scaling)."""
+    vs, e = pow2_scaled(np.asarray(v, dtype=np.float64))
+    return _ldexp(float(np.linalg.norm(vs)), e)
+
+
+def correlation_bound(X, lam) -> float:
+    r"""An upper bound on :math:`M(\lambda)` over all chambers that needs no enumeration.
+
+    For :math:`\|u\| \le 1`, :math:`\lambda^T\sigma(Xu) \le \sum_{\lambda_j>0}\lambda_j|x_j^Tu|
+    \le \|\lambda_+\|\,\|X_{J_+}\|_2` with :math:`J_+ = \{j : \lambda_j > 0\}`, and
+    :math:`-\lambda^T\sigma(Xu) \le \|\lambda_-\|\,\|X_{J_-}\|_2` likewise, so
+
+    .. math::  M(\lambda) \le \max(\|\lambda_+\|\|X_{J_+}\|_2, \|\lambda_-\|\|X_{J_-}\|_2)
+               \le \|X\|_2\|\lambda\|.
+
+    The spectral norms are computed by SVD of X·2^-e (no under/overflow) and the result is
+    rounded up by the factor 1 + 32·(n + d)·eps, which covers the backward error of the SVD
+    (σ_max is exact for X + E with ‖E‖₂ ≤ c·max(n, d)·eps·‖X‖₂, c modest) and of the norms.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    lam : array, shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    X = check_matrix(X)
+    lam = check_vector(lam, X.shape[0], "lam")
+    Xs, e = pow2_scaled(X)
+    best = 0.0
+    for rows in (lam > 0, lam < 0):
+        if not np.any(rows):
+            continue
+        sigma = float(np.linalg.svd(Xs[rows], compute_uv=False)[0])
+        best = max(best, _norm2(lam[rows]) * _ldexp(sigma, e))
+    eps = float(np.finfo(np.float64).eps)
+    return best * (1.0 + 32.0 * (X.shape[0] + X.shape[1]) * eps)
 
 
 def _best_scale(loss, lam, y, M, beta) -> tuple[float, float]:
@@ -598,7 +692,10 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     patterns : Patterns, optional
         The pattern list the candidate was computed on. If it is complete it is used for M(λ);
         otherwise all chambers are enumerated when Cover's bound is at most ``max_chambers``
-        (``None``: always), else the certificate says that M and the lower bound are unavailable.
+        (``None``: always) and the enumeration fits in memory. Without them, the bound
+        :func:`correlation_bound` is used when it proves λ dual feasible (``m_source="norm
+        bound"``; e.g. the zero network at β ≥ ‖λ‖‖X‖₂); else the certificate says that M and the
+        lower bound are unavailable.
     lam : array, shape (n,), optional
         Dual point; default :math:`-\nabla\ell(\hat y)`. For the hinge loss pass the solver's dual
         (:math:`\lambda \in -\partial\ell(\hat y)`).
@@ -612,7 +709,8 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     tol : float
         Dual feasibility tolerance: :math:`M(\lambda) \le \beta(1 + tol)`.
     gap_tol : float, optional
-        Relative gap tolerance, ``gap <= gap_tol * max(1, |primal|)`` (default ``10 * tol``: with
+        Relative gap tolerance, ``gap <= gap_tol * ℓ(0)`` (ℓ(0) = loss of the zero network, the
+        scale of the problem: 0 ≤ P_c ≤ ℓ(0); default ``10 * tol``: with
         :math:`M = \beta(1+tol)` the bound may lose about ``tol`` times the regularization).
     chambers : Patterns, optional
         A complete chamber list to use (e.g. enumerated once for a regularization path).
@@ -643,20 +741,35 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     candidates = [(source, lam)]
     if solver_dual is not None:
         candidates.append(("solver", check_vector(solver_dual, problem.n, "solver_dual")))
+    ctx = _Context(problem, primal, float(loss.value(np.zeros(problem.n), y)), tol, gap_tol)
     full, why = complete_chambers(X, patterns, chambers, max_chambers=max_chambers)
     if full is None:
         M_patterns = (None if patterns is None
                       else max_correlation(X, lam, patterns, facets=pattern_facets))
+        for src, cand in candidates:  # a bound on M(λ) over all chambers needs no enumeration
+            bound = correlation_bound(X, cand)
+            if bound <= beta:
+                mp = M_patterns if cand is lam else (
+                    None if patterns is None
+                    else max_correlation(X, cand, patterns, facets=pattern_facets))
+                return _assemble(ctx, cand, bound, mp, None, src, "norm bound")
         return Certificate(M=None, M_patterns=M_patterns, beta=beta, certified=False,
                            complete=False, primal=primal, lower_bound=None, gap=None,
                            dual_value=float(loss.dual_value(lam, y)), t=None, num_chambers=None,
-                           tol=tol, gap_tol=gap_tol, reasons=(why,), dual_source=source)
+                           tol=tol, gap_tol=gap_tol, reasons=(why,), dual_source=source,
+                           scale=ctx.scale, m_source="none")
     if facets is None and _is_chamber_list(full):
         facets = _cached_facets(X, full)
     best = None
     for src, cand in candidates:
-        cert = _check(problem, cand, primal, patterns, full, tol, gap_tol, src, facets,
-                      pattern_facets)
+        M = max_correlation(X, cand, full, facets=facets)
+        if patterns is None:
+            mp = None
+        elif patterns is full:
+            mp = M
+        else:
+            mp = max_correlation(X, cand, patterns, facets=pattern_facets)
+        cert = _assemble(ctx, cand, M, mp, int(full.p), src, "chambers")
         if cert.certified:
             return cert
         if best is None or cert.lower_bound > best.lower_bound:
@@ -664,26 +777,33 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     return best
 
 
-def _check(problem, lam, primal, patterns, full, tol, gap_tol, source, facets,
-           pattern_facets) -> Certificate:
-    X, y, beta, loss = problem.X, problem.y, problem.beta, problem.loss
-    M = max_correlation(X, lam, full, facets=facets)
-    if patterns is None:
-        M_patterns = None
-    elif patterns is full:
-        M_patterns = M
-    else:
-        M_patterns = max_correlation(X, lam, patterns, facets=pattern_facets)
+@dataclass(frozen=True)
+class _Context:
+    problem: Problem
+    primal: float
+    scale: float  # ℓ(0)
+    tol: float
+    gap_tol: float
+
+
+def _assemble(ctx: _Context, lam, M: float, M_patterns, num_chambers, source: str,
+              m_source: str) -> Certificate:
+    """The certificate of dual point ``lam`` given M (exact over the chambers, or a bound)."""
+    y, beta, loss = ctx.problem.y, ctx.problem.beta, ctx.problem.loss
     t, lb = _best_scale(loss, lam, y, M, beta)
-    gap = primal - lb
+    gap = ctx.primal - lb
     reasons = []
-    if M > beta * (1.0 + tol):
+    over = "all chambers" if m_source == "chambers" else "the norm bound"
+    if M > beta * (1.0 + ctx.tol):
         reasons.append(
-            f"dual infeasible over all chambers: M(lambda) = {M:.10g} > beta = {beta:.10g}"
+            f"dual infeasible over {over}: M(lambda) = {M:.10g} > beta = {beta:.10g}"
         )
-    if gap > gap_tol * max(1.0, abs(primal)):
-        reasons.append(f"duality gap {gap:.3g} exceeds {gap_tol:.1g} x max(1, |primal|)")
-    return Certificate(M=M, M_patterns=M_patterns, beta=beta, certified=not reasons, complete=True,
-                       primal=primal, lower_bound=lb, gap=gap,
-                       dual_value=float(loss.dual_value(lam, y)), t=t, num_chambers=int(full.p),
-                       tol=tol, gap_tol=gap_tol, reasons=tuple(reasons), dual_source=source)
+    if gap > ctx.gap_tol * ctx.scale:
+        reasons.append(f"duality gap {gap:.3g} exceeds {ctx.gap_tol:.1g} x the loss of the zero "
+                       f"network ({ctx.scale:.3g})")
+    return Certificate(M=M, M_patterns=M_patterns, beta=beta, certified=not reasons,
+                       complete=m_source == "chambers", primal=ctx.primal, lower_bound=lb,
+                       gap=gap, dual_value=float(loss.dual_value(lam, y)), t=t,
+                       num_chambers=num_chambers, tol=ctx.tol, gap_tol=ctx.gap_tol,
+                       reasons=tuple(reasons), dual_source=source, scale=ctx.scale,
+                       m_source=m_source)

@@ -32,6 +32,7 @@ Three exact reductions keep the model small and well conditioned:
 
 from __future__ import annotations
 
+import math
 import time
 import warnings as _warnings
 from collections.abc import Iterable
@@ -49,15 +50,21 @@ from .certificate import (
     certify,
     chamber_facets,
     complete_chambers,
+    correlation_bound,
+    max_correlation,
 )
 from .errors import InputError, SolverError, check_beta, check_seed
 from .objective import ObjectiveValue, Problem, objective
-from .patterns import Patterns
+from .patterns import Patterns, _ldexp, _svd_rank, pow2_scaled
 from .solvers import SolverInfo, get_solver, solver_options, solver_version
 
 __all__ = ["ConvexProgram", "ConvexSolution", "solve_convex", "regularization_path"]
 
 _OK = ("optimal", "optimal_inaccurate")
+_certify_point = certify  # ConvexProgram.solve has a flag named `certify`
+# keys of ConvexSolution.solver_accuracy (the columns ``solver_<key>`` of its record)
+_ACCURACY_KEYS = ("primal_objective", "dual_objective", "gap", "relative_gap", "primal_residual",
+                  "dual_residual", "primal_norm", "dual_norm")
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,27 @@ class ConvexSolution:
         max(1, max_i ‖X w_i‖_∞) (the solver's feasibility error).
     build_seconds : float
         Time to build the model (facets and cvxpy expressions), paid once per program.
+    solver_accuracy : dict of str to float, or None
+        The accuracy the solver reports for the returned point, in the conic form cvxpy handed to
+        it (None when no solver ran — a trivial program, β ≥ β_max — or it reported nothing). The
+        form is that of the program actually solved (X rescaled by a power of two, SPEC §2.1 is
+        homogeneous: objective values, and residuals times multipliers, are unchanged). Keys,
+        each present only when the solver reports it:
+
+        * ``primal_objective``, ``dual_objective``: its primal and dual costs (without cvxpy's
+          constant offset, so they may differ from ``solver_objective`` by a constant);
+        * ``gap``: absolute duality gap (SCS ``|pobj - dobj|``, Clarabel ``gap_abs``,
+          ECOS ``s^T z``); ``relative_gap``: Clarabel ``gap_rel``, ECOS ``relgap``;
+        * ``primal_residual``, ``dual_residual``: SCS: the absolute residuals
+          ``||Ax + s - b||_inf`` and ``||Px + A^T y + c||_inf`` of its iterate; Clarabel
+          (``res_primal``, ``res_dual``) and ECOS (``pres``, ``dres``): the solvers' normalized
+          residuals;
+        * ``primal_norm``, ``dual_norm`` (SCS): ``||x||_1`` and ``||y||_1`` of its primal and dual
+          iterates. With them, ``gap + dual_residual * ||x*||_1 + primal_residual * ||y*||_1``
+          bounds ``|solver_objective - P_c|`` to first order in the residuals (x*, y*: a
+          primal-dual optimum; the objective is evaluated at the iterate), the accuracy a
+          first-order solve actually reached (SCS's status only says whether its own stopping
+          test passed).
     """
 
     problem: Problem
@@ -132,6 +160,7 @@ class ConvexSolution:
     solver_dual: np.ndarray | None = None
     cone_violation: float = 0.0
     build_seconds: float = 0.0
+    solver_accuracy: dict[str, float] | None = None
 
     @property
     def beta(self) -> float:
@@ -183,6 +212,8 @@ class ConvexSolution:
             "num_chambers": None if cert is None else cert.num_chambers,
             "certificate_reasons": [] if cert is None else list(cert.reasons),
         })
+        acc = self.solver_accuracy or {}  # one column per key, None where not reported
+        rec.update({f"solver_{key}": acc.get(key) for key in _ACCURACY_KEYS})
         return rec
 
 
@@ -195,14 +226,46 @@ class _Attempt(NamedTuple):
     solve_seconds: float
     iterations: int | None
     notes: tuple[str, ...]
+    accuracy: dict[str, float] | None = None  # ConvexSolution.solver_accuracy
+
+
+def _solver_accuracy(problem: cp.Problem, name: str) -> dict[str, float] | None:
+    """The accuracy the solver reported for its last solve of ``problem`` (None if it reports none).
+
+    SCS and ECOS: cvxpy's ``solver_stats.extra_stats`` (the solver's result dict); Clarabel: the
+    ``get_info()`` of the solver object cvxpy keeps in the problem's solver cache.
+    """
+    stats = problem.solver_stats
+    extra = getattr(stats, "extra_stats", None)
+    try:
+        if name == "scs" and isinstance(extra, dict):
+            i = extra["info"]
+            return {"primal_objective": float(i["pobj"]), "dual_objective": float(i["dobj"]),
+                    "gap": float(i["gap"]), "primal_residual": float(i["res_pri"]),
+                    "dual_residual": float(i["res_dual"]),
+                    "primal_norm": float(np.abs(extra["x"]).sum()),
+                    "dual_norm": float(np.abs(extra["y"]).sum())}
+        if name == "ecos" and isinstance(extra, dict):
+            i = extra["info"]
+            return {"primal_objective": float(i["pcost"]), "dual_objective": float(i["dcost"]),
+                    "gap": float(i["gap"]), "relative_gap": float(i["relgap"]),
+                    "primal_residual": float(i["pres"]), "dual_residual": float(i["dres"])}
+        if name == "clarabel":
+            i = problem._solver_cache["CLARABEL"].get_info()
+            return {"primal_objective": float(i.cost_primal), "dual_objective": float(i.cost_dual),
+                    "gap": float(i.gap_abs), "relative_gap": float(i.gap_rel),
+                    "primal_residual": float(i.res_primal), "dual_residual": float(i.res_dual)}
+    except (AttributeError, KeyError, TypeError, ValueError):  # another solver version's layout
+        return None
+    return None
 
 
 def _reduction(X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(X̂ = U_r Σ_r, V_r) when rank X < d, else (X, None)."""
+    """(X̂ = U_r Σ_r, V_r) when rank X < d, else (X, None) (rank rule of
+    :func:`hiddenconvex.patterns._svd_rank`; X is the data rescaled by a power of two)."""
     _, d = X.shape
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    cut = s.max(initial=0.0) * max(X.shape) * np.finfo(np.float64).eps
-    r = int(np.count_nonzero(s > cut))
+    r = _svd_rank(X, s)
     if r >= d:
         return X, None
     return U[:, :r] * s[:r], Vt[:r].T
@@ -252,6 +315,19 @@ class ConvexProgram:
     The problem is compiled by cvxpy at the first :meth:`solve` and the compiled form is reused by
     later solves (any β, same solver). ``V_pos``, ``V_neg`` have shape (r, q), where ``kept``
     (length q) lists the patterns with a nonzero fit.
+
+    Scale: the model is built on X·2^-e (and, for the squared loss, y·2^-f), exact powers of two
+    with e = f = 0 when the largest entry is in [2^-4, 2^4]
+    (:func:`~hiddenconvex.patterns.scale_exponent`), with β·2^-(e+f); the program is homogeneous
+    (SPEC §2.1), and weights, dual, objective and certificate are returned in the user's units
+    (w = w̃·2^(f-e)). Data from
+    subnormal to ~1e300 are solved; a β for which the optimal weights would overflow is an
+    :class:`~hiddenconvex.errors.InputError`.
+
+    β ≥ β_max: W = 0 is the optimum and no solver is run (:meth:`solve`). ``beta_max_bound``
+    (:func:`~hiddenconvex.certificate.correlation_bound` of −∇ℓ(0)) is an upper bound on β_max
+    needing no enumeration; when the initial β is above it the cvxpy model is built only at the
+    first solve that needs it (``cvx`` is None until then).
     """
 
     def __init__(self, problem: Problem, patterns: Patterns, *, reduce: bool = True,
@@ -279,15 +355,25 @@ class ConvexProgram:
         self._chambers: Patterns | None = full  # enumerated at the first certificate if None
         self._enumerated = full is not None
         self.max_chambers = max_chambers
-        Xm, lift = _reduction(X) if reduce else (X, None)
+        # exact power-of-two rescaling (SPEC §2.1 is homogeneous: the program on (c·X̃, β) is the
+        # one on (X̃, β/c) with w = w̃/c); e = 0 for data with max |x_ij| in [2^-4, 2^4]
+        Xs, self.scale_exp = pow2_scaled(X)
+        # squared loss: also y = 2^f·ỹ (P(X, y, β) = 4^f·P(X, ỹ, β/2^f), w = 2^f·w̃; f = 0 for
+        # max |y_j| in [2^-4, 2^4], and for ±1 labels)
+        self._y_model, self.y_exp = (pow2_scaled(problem.y, "y") if problem.loss.name == "squared"
+                                     else (problem.y, 0))
+        Xm, lift = _reduction(Xs) if reduce else (Xs, None)
         self.lift = lift
         self.rank = Xm.shape[1]
+        self._Xm = Xm
         n, p = problem.n, patterns.p
         D = patterns.D
         nz = np.any(X != 0, axis=1)
         self.kept = np.flatnonzero((D & nz[:, None]).any(axis=0))
         q = self.kept.size
-        self.beta = cp.Parameter(nonneg=True, value=problem.beta, name="beta")
+        b0 = _ldexp(problem.beta, -self.scale_exp - self.y_exp)  # β for the rescaled data
+        self.beta = cp.Parameter(nonneg=True, name="beta",
+                                 value=b0 if math.isfinite(b0) and b0 > 0 else None)
         self.trivial = q == 0 or self.rank == 0
         self.facets_method = "all rows"
         self.facets = np.broadcast_to(nz[:, None], (n, p)).copy()
@@ -295,10 +381,23 @@ class ConvexProgram:
             self.facets, self.facets_method = chamber_facets(X, patterns, full), "chambers"
         elif facets and patterns.pattern_set == "chamber":
             self.facets, self.facets_method = chamber_facets(X, patterns), "witnesses"
-        if self.trivial:  # every block has zero fit: W = 0 is the unique optimum
-            self.cvx = None
-            self.build_seconds = time.perf_counter() - t0
-            return
+        self.num_cone_rows = 2 * int(self.facets[:, self.kept].sum())  # both output signs
+        # β_max and a bound on it (SPEC §2.4 step 6): W = 0 is optimal iff β ≥ β_max; a solver is
+        # never run then (it fails for huge β: Clarabel 'unbounded' at β = 1e12)
+        self._lam0 = problem.loss.dual_point(np.zeros(n), problem.y)  # −∇ℓ(0)
+        self.beta_max_bound = correlation_bound(X, self._lam0)  # ≥ β_max, no enumeration
+        self._beta_max_patterns: float | None = None  # M(−∇ℓ(0)) over the list, when needed
+        self.cvx = None
+        self.build_seconds = time.perf_counter() - t0
+        if not self.trivial and problem.beta < self.beta_max_bound:
+            self._build()  # else built at the first solve that needs it
+
+    def _build(self) -> None:
+        """The cvxpy model (on the rescaled, reduced data ``_Xm``); adds to ``build_seconds``."""
+        t0 = time.perf_counter()
+        n, q, Xm = self.problem.n, self.kept.size, self._Xm
+        D = self.patterns.D
+        nz = np.any(self.problem.X != 0, axis=1)
         Dk = D[:, self.kept]
         pj, pk = np.nonzero(Dk & nz[:, None])
         B = _block_operator(Xm, pj, pk, np.ones(pj.size), q, out=pj, m=n)  # z = B (vp − vn)
@@ -311,10 +410,45 @@ class ConvexProgram:
         self.prediction = self.z == B @ (vp - vn)
         cones = [A @ vp >= 0, A @ vn >= 0]
         reg = cp.sum(cp.norm(self.V_pos, 2, axis=0)) + cp.sum(cp.norm(self.V_neg, 2, axis=0))
-        self.cvx = cp.Problem(cp.Minimize(problem.loss.cvxpy(self.z, problem.y) + self.beta * reg),
-                              [self.prediction, *cones])
-        self.num_cone_rows = 2 * int(A.shape[0])  # both output signs
-        self.build_seconds = time.perf_counter() - t0
+        loss = self.problem.loss.cvxpy(self.z, self._y_model)
+        self.cvx = cp.Problem(cp.Minimize(loss + self.beta * reg), [self.prediction, *cones])
+        self.build_seconds += time.perf_counter() - t0
+
+    def _scaled_beta(self, beta: float) -> float:
+        """β in the units of the rescaled data (β·2^-(e+f), exact), or InputError out of range."""
+        b = _ldexp(beta, -self.scale_exp - self.y_exp)
+        if not (math.isfinite(b) and b >= np.finfo(np.float64).tiny):
+            m = float(np.max(np.abs(self.problem.X)))
+            raise InputError(
+                f"beta = {beta:.3g} is out of range for the scale of X (max |x_ij| = {m:.3g}): "
+                f"beta / 2^{self.scale_exp + self.y_exp} is not a normal double; rescale X, y or "
+                "beta"
+            )
+        return b
+
+    def _zero_optimal(self, beta: float) -> str | None:
+        """Why W = 0 is the optimum of this program at ``beta`` (then no solver runs), or None.
+
+        W = 0 solves the program on the pattern list iff β ≥ M(−∇ℓ(0)) over the list; it is the
+        global optimum iff β ≥ β_max (all chambers), which holds in particular when β ≥
+        :func:`~hiddenconvex.certificate.correlation_bound` (no enumeration needed)."""
+        complete = self.patterns.complete and self.patterns.pattern_set == "chamber"
+        if beta >= self.beta_max_bound and not complete:
+            return (f"beta = {beta:.6g} >= beta_max (beta >= {self.beta_max_bound:.6g}, an upper "
+                    "bound on beta_max): the zero network is the global optimum; no solver was "
+                    "run")
+        if self._beta_max_patterns is None:
+            self._beta_max_patterns = max_correlation(self.problem.X, self._lam0, self.patterns,
+                                                      facets=self.facets)
+        bm = self._beta_max_patterns
+        if beta < bm:
+            return None
+        if complete:
+            return (f"beta = {beta:.6g} >= beta_max = {bm:.6g}: the zero network is the global "
+                    "optimum; no solver was run")
+        return (f"beta = {beta:.6g} >= beta_max of the pattern list ({bm:.6g}): W = 0 is the "
+                "optimum of the restricted program (no solver was run); it is the global optimum "
+                "only if beta >= beta_max over all chambers (see the certificate)")
 
     @property
     def chambers(self) -> Patterns | None:
@@ -346,10 +480,16 @@ class ConvexProgram:
         retry is listed in ``warnings`` and ``tol`` is the tolerance of the returned solution.
         An explicit ``tol`` is never relaxed.
 
+        β ≥ β_max of the pattern list (or ≥ ``beta_max_bound``): W = 0 exactly, no solver run
+        (``iterations`` 0, a warning says why); it is the global optimum when the list is complete
+        or β ≥ ``beta_max_bound`` (certified without enumerating chambers), else only the
+        optimum of the restricted program, and the certificate says whether it is global.
+
         Raises
         ------
         InputError
-            Bad β, unknown solver name, bad tolerance.
+            Bad β, unknown solver name, bad tolerance; β so small for the scale of X that the
+            optimal weights overflow double precision.
         SolverError
             Solver not installed, solver failure or a status other than optimal/optimal_inaccurate.
         """
@@ -362,13 +502,18 @@ class ConvexProgram:
             extra.setdefault("max_step_fraction", 0.9)
         opts = {**solver_options(info.name, tol=tol, max_iters=max_iters), **extra}
         used_tol = float(opts[info.tol_keys[0]])
-        self.beta.value = problem.beta
         warnings: list[str] = []
         p = self.patterns.p
         W = np.zeros((2 * p, problem.d))
-        if self.trivial:
+        zero = None if self.trivial else self._zero_optimal(problem.beta)
+        if self.trivial or zero is not None:  # W = 0 exactly, before any model is built or solved
             status, value, comp, solve_s, iters, raw_dual = "optimal", None, 0.0, 0.0, 0, None
+            if zero is not None:
+                warnings.append(zero)
         else:
+            self.beta.value = self._scaled_beta(problem.beta)
+            if self.cvx is None:
+                self._build()
             explicit = tol is not None or any(k in extra for k in info.tol_keys)
             fallback = None if explicit else info.fallback_tol
             status, value, comp, solve_s, iters, used_tol = self._attempts(
@@ -376,8 +521,19 @@ class ConvexProgram:
             Wk = np.concatenate([self.V_pos.value.T, self.V_neg.value.T], axis=0)  # (2q, r)
             if self.lift is not None:
                 Wk = Wk @ self.lift.T
+            if self.scale_exp or self.y_exp:  # the user's units: w = w̃·2^(f-e) (exact)
+                with np.errstate(over="ignore"):
+                    Wk = np.ldexp(Wk, self.y_exp - self.scale_exp)
+                if not np.all(np.isfinite(Wk)):
+                    raise InputError(
+                        f"beta = {problem.beta:.3g} is too small for the scale of X (max |x_ij| ="
+                        f" {float(np.max(np.abs(problem.X))):.3g}): the optimal weights overflow "
+                        "double precision; rescale X or increase beta")
             W[np.concatenate([self.kept, p + self.kept])] = Wk
             raw_dual = self.prediction.dual_value
+            if self.y_exp:  # λ = y − ŷ = 2^f·(ỹ − ŷ̃); objective 4^f times the scaled one
+                raw_dual = None if raw_dual is None else np.ldexp(raw_dual, self.y_exp)
+                value = _ldexp(value, 2 * self.y_exp)
         weights = BlockWeights(W, self.patterns.D)
         yhat = weights.predict(problem.X)
         obj = objective(problem, weights)
@@ -392,7 +548,12 @@ class ConvexProgram:
         if value is None:
             value = obj.total
         cert = None
-        if certify:
+        if certify and zero is not None and problem.beta >= self.beta_max_bound \
+                and self._chambers is None:
+            # the bound proves λ = −∇ℓ(0) dual feasible: no chamber needs to be enumerated
+            cert = _certify_point(problem, yhat, obj, self.patterns, lam=dual, tol=certify_tol,
+                                  max_chambers=0, pattern_facets=self.facets)
+        elif certify:
             cert = self._certify(problem, yhat, obj, dual, solver_dual, certify_tol)
         return ConvexSolution(
             problem=problem, patterns=self.patterns, weights=weights, yhat=yhat, dual=dual,
@@ -401,6 +562,8 @@ class ConvexProgram:
             iterations=iters, warnings=tuple(warnings), certificate=cert, tol=used_tol,
             rank=self.rank, dual_source=source, solver_dual=solver_dual, cone_violation=viol,
             build_seconds=self.build_seconds,
+            solver_accuracy=(None if self.trivial or zero is not None  # no solver ran
+                             else getattr(self, "_accuracy", None)),
         )
 
     def _attempts(self, info: SolverInfo, opts, used_tol, fallback, max_iters, warm_start,
@@ -440,6 +603,7 @@ class ConvexProgram:
         return self._accept(info, first, used_tol, warnings)
 
     def _accept(self, info, att: _Attempt, tol, warnings):
+        self._accuracy = att.accuracy  # of the attempt kept: read by solve()
         warnings.extend(att.notes)
         if att.status == "optimal_inaccurate":
             warnings.append(self._inaccurate(info, tol))
@@ -494,7 +658,8 @@ class ConvexProgram:
         solve_s = float(solve_s) if solve_s is not None else max(0.0, wall - comp)
         iters = stats.num_iters if stats is not None else None
         iters = int(iters) if iters is not None else None
-        return _Attempt(status, float(self.cvx.value), comp, solve_s, iters, tuple(notes))
+        return _Attempt(status, float(self.cvx.value), comp, solve_s, iters, tuple(notes),
+                        _solver_accuracy(self.cvx, info.name))
 
     def _cone_violation(self, weights: BlockWeights) -> float:
         XW = self.problem.X @ weights.W.T  # (n, 2p)
