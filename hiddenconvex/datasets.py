@@ -40,22 +40,51 @@ DATA_DIR_ENV = "HIDDENCONVEX_DATA_DIR"
 
 @dataclass(frozen=True)
 class Dataset:
+    """Features and target of one CSV file.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, d)
+    y : ndarray, shape (n,), or None
+        None only when the labels are not needed (``load_csv(..., loss=None)``) and the file has
+        no target column or text labels.
+    features : tuple of str
+    name : str
+    meta : dict
+    """
+
     X: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None
     features: tuple[str, ...]
     name: str = ""
     meta: dict = field(default_factory=dict)
 
 
-def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False) -> Dataset:
-    """Load ``path`` (CSV, header row, numeric cells) as (X, y).
+LABEL_LOSSES = ("logistic", "hinge")  # losses whose labels are -1/+1
+_SHOWN_LABELS = 5  # distinct labels named in a message
 
-    Every cell must be a finite number. Problems raise :class:`InputError` with a one-line message
-    naming the file and, where there is one, the column and data row (1 = first row after the
-    header): unreadable or missing file, empty file, header only, empty or duplicate column name,
-    rows with more fields than the header, missing target column, no feature column, empty cell,
-    non-numeric cell, NaN or inf (including numbers beyond the double range). Cells may be padded
-    with spaces; a UTF-8 byte-order mark is ignored.
+
+def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False, *,
+             loss: str | None = "squared", require_target: bool = True) -> Dataset:
+    """Load ``path`` (CSV, header row) as (X, y).
+
+    Every feature cell must be a finite number. The target column is read according to ``loss``:
+
+    * ``"squared"`` (default): finite numbers;
+    * ``"logistic"`` / ``"hinge"``: labels -1/+1; the numbers 0/1, or exactly two distinct text
+      labels, are mapped in sorted order to -1 and +1 (``meta["label_map"]``, e.g.
+      ``(("no", -1), ("yes", 1))``: the caller shows it); other numbers, one text label only or
+      more than two are an error;
+    * ``None`` (labels not used, e.g. pattern enumeration): numbers, or text labels (``y`` is then
+      None); with ``require_target=False`` a file without the target column is read as features
+      only (``y`` None, ``meta["target"]`` None).
+
+    Problems raise :class:`InputError` with a one-line message naming the file and, where there is
+    one, the column and data row (1 = first row after the header): unreadable or missing file,
+    empty file, header only, empty or duplicate column name, rows with more fields than the
+    header, missing target column, no feature column, empty cell, non-numeric cell, NaN or inf
+    (including numbers beyond the double range), labels that do not fit the loss. Cells may be
+    padded with spaces; a UTF-8 byte-order mark is ignored.
 
     Parameters
     ----------
@@ -64,14 +93,20 @@ def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False) -> 
         Name of the target column (default ``"y"``); all other columns are features.
     bias : bool
         Append a ones column (regularized bias, SPEC §1.1); its feature name is ``"(bias)"``.
+    loss : {"squared", "logistic", "hinge"} or None
+        The loss the labels are for (see above).
+    require_target : bool
+        A missing target column is an error (default). False: all columns are features.
 
     Returns
     -------
     Dataset
-        ``X`` (n, d) float64, ``y`` (n,) float64, ``features``, ``name`` (file stem),
-        ``meta`` = {path, target, bias}.
+        ``X`` (n, d) float64, ``y`` (n,) float64 (or None, see above), ``features``, ``name``
+        (file stem), ``meta`` = {path, target, bias} and ``label_map`` when labels were mapped.
     """
     path = os.fspath(path)
+    if loss is not None and loss not in ("squared", *LABEL_LOSSES):
+        raise InputError(f"unknown loss {loss!r} for the labels of {path}")
     if not os.path.exists(path):
         raise InputError(f"data file not found: {path}")
     if os.path.isdir(path):
@@ -95,36 +130,89 @@ def load_csv(path: str | os.PathLike, target: str = "y", bias: bool = False) -> 
     cells.columns = columns
     if cells.shape[0] == 0:
         raise InputError(f"data file has a header but no rows: {path}")
-    if target not in columns:
+    has_target = target in columns
+    if not has_target and require_target:
         raise InputError(f"target column {target!r} not found in {path} (columns: "
-                         f"{', '.join(columns)}); use --target COL")
+                         f"{', '.join(columns)}); choose the target column with --target COL")
     features = [c for c in columns if c != target]
     if not features:
         raise InputError(f"{path} has no feature columns besides the target {target!r}")
-    values = np.empty(cells.shape, dtype=np.float64)
-    for k, col in enumerate(columns):
-        text = cells[col].str.strip()
-        num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(num)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            cell = text.iloc[i]
-            where = f"in column {col!r}, data row {i + 1} of {path}"
-            if cell == "":
-                raise InputError(f"missing value {where}")
-            if np.isnan(num[i]) and cell.lower().lstrip("+-") != "nan":
-                raise InputError(f"non-numeric value {cell!r} {where}")
-            raise InputError(f"non-finite value {cell!r} {where} (NaN, inf or beyond the double "
-                             "range; all values must be finite)")
-        values[:, k] = num
-    X = values[:, [columns.index(c) for c in features]]
-    y = values[:, columns.index(target)]
+    X = np.empty((cells.shape[0], len(features)), dtype=np.float64)
+    for k, col in enumerate(features):
+        X[:, k] = _numeric_column(cells[col].str.strip(), col, path)
+    meta = {"path": path, "target": target if has_target else None, "bias": bias}
+    y = None
+    if has_target:
+        y, label_map = _labels(cells[target].str.strip(), target, path, loss)
+        if label_map:
+            meta["label_map"] = label_map
     if bias:
         X = np.hstack([X, np.ones((X.shape[0], 1))])
         features = [*features, "(bias)"]
     name = os.path.splitext(os.path.basename(path))[0]
-    return Dataset(X=X, y=y, features=tuple(features), name=name,
-                   meta={"path": path, "target": target, "bias": bias})
+    return Dataset(X=X, y=y, features=tuple(features), name=name, meta=meta)
+
+
+def _numeric_column(text: pd.Series, col: str, path: str, hint: str = "") -> np.ndarray:
+    """The cells of one column as finite float64 (n,); InputError naming the first bad cell."""
+    num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        cell = text.iloc[i]
+        where = f"in column {col!r}, data row {i + 1} of {path}"
+        if cell == "":
+            raise InputError(f"missing value {where}")
+        if np.isnan(num[i]) and cell.lower().lstrip("+-") != "nan":
+            raise InputError(f"non-numeric value {cell!r} {where}{hint}")
+        raise InputError(f"non-finite value {cell!r} {where} (NaN, inf or beyond the double "
+                         "range; all values must be finite)")
+    return num
+
+
+def _shown(labels) -> str:
+    shown = ", ".join(repr(v) for v in labels[:_SHOWN_LABELS])
+    return shown + (", ..." if len(labels) > _SHOWN_LABELS else "")
+
+
+def _labels(text: pd.Series, col: str, path: str, loss: str | None):
+    """(y, label_map) of the target column for ``loss`` (see :func:`load_csv`)."""
+    empty = (text == "").to_numpy()
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(f"missing value in column {col!r}, data row {i + 1} of {path}")
+    num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    is_text = np.isnan(num) & ~text.str.lower().str.lstrip("+-").eq("nan").to_numpy()
+    if is_text.all():
+        labels = sorted(set(text))
+        if loss is None:
+            return None, ()
+        if loss not in LABEL_LOSSES:
+            raise InputError(
+                f"target column {col!r} of {path} holds text labels ({_shown(labels)}); the "
+                f"{loss} loss needs numeric targets (two classes: use --loss logistic or hinge)")
+        if len(labels) != 2:
+            what = (f"a single label {labels[0]!r}" if len(labels) == 1 else
+                    f"{len(labels)} distinct labels ({_shown(labels)})")
+            raise InputError(
+                f"target column {col!r} of {path} has {what}; the {loss} loss needs exactly two "
+                "classes (mapped to -1/+1): merge the labels into two classes first")
+        y = np.where(text.to_numpy() == labels[1], 1.0, -1.0)
+        return y, ((labels[0], -1), (labels[1], 1))
+    hint = "; the target column mixes numbers and text labels" if is_text.any() else ""
+    y = _numeric_column(text, col, path, hint)
+    if loss not in LABEL_LOSSES:
+        return y, ()
+    values = np.unique(y)
+    if np.isin(values, (-1.0, 1.0)).all():
+        return y, ()
+    if np.array_equal(values, [0.0, 1.0]):
+        return np.where(y == 1.0, 1.0, -1.0), ((0, -1), (1, 1))
+    bad = [float(v) for v in values if v not in (-1.0, 1.0)]
+    raise InputError(
+        f"target column {col!r} of {path}: the {loss} loss needs labels -1/+1 (or 0/1, or two "
+        f"text labels); found {', '.join(f'{v:g}' for v in bad[:_SHOWN_LABELS])}"
+        + (", ..." if len(bad) > _SHOWN_LABELS else ""))
 
 
 # --------------------------------------------------------------------------- bundled datasets

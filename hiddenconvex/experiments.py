@@ -38,6 +38,11 @@ every option. :func:`run_batch` runs every configuration of the grid once per se
   It is reassembled from the run store after every chunk of completed runs and at the end, and
   replaced atomically, so a killed batch restarted later ends with the same CSV as an
   uninterrupted one, except for the columns listed by :func:`volatile_columns`.
+  Several experiments may share one CSV, also at the same time: every write holds an exclusive
+  lock (``fcntl``) on ``.<csv name>.lock`` beside the CSV and *merges*: the rows of other
+  experiments already in the CSV are kept unchanged (keyed by ``run_id``), the rows of this one
+  (its grid and every run in its store) are replaced by the current table, at the position of the
+  first of them (appended when there was none). Columns are the union, in the layout above.
 
 A task that raises an ``Exception`` gives a row with ``status="error"`` and a one-line message;
 the batch goes on. Stored error rows are retried by the next invocation (a bug fixed since then
@@ -46,7 +51,9 @@ needs no ``force``). ``KeyboardInterrupt``/``SystemExit`` stop the batch; comple
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -62,7 +69,7 @@ import tomllib
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -96,11 +103,13 @@ __all__ = [
     "run_batch",
     "assemble_table",
     "read_table",
+    "check_csv_fields",
     "volatile_columns",
     "collect_provenance",
     "git_revision",
     "atomic_write",
     "atomic_path",
+    "atomic_paths",
 ]
 
 LOSSES = ("squared", "logistic", "hinge")
@@ -175,6 +184,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_paths(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Like :func:`atomic_path` for several files written together: yields one temporary path per
+    target; only when the body succeeds are they moved into place (one :func:`os.replace` each),
+    otherwise every temporary file is removed and no target is touched."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(p)) for p in paths]
 
 
 def _umask() -> int:
@@ -838,6 +856,8 @@ def run_batch(
         for run in runs:
             check(run.params)
     check_output_writable(config)
+    with _csv_lock(config.output):
+        _read_cells(config.output)  # an existing CSV that cannot be merged: refused before work
     from joblib import effective_n_jobs
     from tqdm import tqdm
 
@@ -928,12 +948,61 @@ def assemble_table(config: ExperimentConfig, runs: Sequence[Run],
     return pd.DataFrame(data, columns=columns)
 
 
+def check_csv_fields(path: str | os.PathLike, what: str = "CSV") -> int:
+    """Check that every record of the CSV ``path`` has as many fields as its header.
+
+    A file cut in the middle of a row (a crash, a full disk, a partial copy) would otherwise be
+    read by pandas with the missing cells as NaN. Blank lines are skipped, as pandas does.
+
+    Returns
+    -------
+    int
+        The number of data records.
+
+    Raises
+    ------
+    InputError
+        One line naming the file and the (1-based, physical) line: a record with a different
+        number of fields than the header, a quoted field left open at the end of the file, or a
+        file that is not UTF-8 text.
+    """
+    path = Path(path)
+    width, records, line = None, 0, 0
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh, strict=True)
+            for row in reader:
+                line = reader.line_num
+                if not row:
+                    continue
+                if width is None:
+                    width = len(row)
+                elif len(row) != width:
+                    raise InputError(
+                        f"{what} {path}, line {line}: {len(row)} field(s) where the header has "
+                        f"{width} (truncated or corrupt file?)")
+                else:
+                    records += 1
+    except csv.Error as exc:
+        raise InputError(f"{what} {path}, line {line + 1}: {exc} (truncated or corrupt file?)"
+                         ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read {what} {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}"
+                         ) from None
+    return records
+
+
 def read_table(path: str | os.PathLike, what: str = "CSV") -> pd.DataFrame:
-    """Read a stored result CSV; :class:`InputError` (one line) if it is missing, unreadable or
-    has no rows (tables and figures are made from stored CSVs only)."""
+    """Read a stored result CSV; :class:`InputError` (one line) if it is missing, unreadable,
+    truncated or corrupt (a record whose number of fields differs from the header's, with its
+    line: :func:`check_csv_fields`) or has no rows (tables and figures are made from stored CSVs
+    only)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} {path} not found")
+    check_csv_fields(path, what)
     try:
         df = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -944,8 +1013,87 @@ def read_table(path: str | os.PathLike, what: str = "CSV") -> pd.DataFrame:
     return df
 
 
+@contextmanager
+def _csv_lock(csv_path: Path):
+    """Exclusive lock on ``.<name>.lock`` beside the CSV for one read-merge-write (blocking: other
+    batches hold it only while they rewrite the CSV; the lock dies with the process)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock = csv_path.with_name(f".{csv_path.name}.lock")
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _read_cells(path: Path) -> pd.DataFrame | None:
+    """The existing result CSV as text cells (written back unchanged), None if there is none.
+
+    InputError when it is not a table of this module (no ``run_id``/``seed``/``status`` column),
+    truncated or corrupt: a batch never overwrites a file it cannot merge.
+    """
+    if not path.exists():
+        return None
+    hint = "; remove it (or choose another experiment.output) to rebuild it from the run store"
+    try:
+        check_csv_fields(path, "results CSV")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except InputError as exc:
+        raise InputError(f"{exc}{hint}") from None
+    except pd.errors.EmptyDataError:
+        return None
+    except (OSError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read results CSV {path}: {first}{hint}") from None
+    missing = [c for c in ("seed", *STATUS_COLUMNS, "run_id") if c not in df.columns]
+    if missing:
+        raise InputError(f"results CSV {path} is not a batch table (no column "
+                         f"{', '.join(map(repr, missing))}){hint}")
+    return df
+
+
+def _layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(parameter columns before ``seed``, metric columns between ``error`` and ``run_id``)."""
+    cols = list(columns)
+    params = cols[: cols.index("seed")]
+    first_prov = min(cols.index(c) for c in PROVENANCE_COLUMNS if c in cols)
+    metrics = [c for c in cols[cols.index("error") + 1: first_prov] if c not in PROVENANCE_COLUMNS]
+    return params, metrics
+
+
+def _merge_tables(old: pd.DataFrame | None, new_text: str, own: set[str]) -> str:
+    """CSV text of ``old`` (text cells) without the rows whose ``run_id`` is in ``own``, with the
+    rows of ``new_text`` (this experiment's table) in place of the first of them."""
+    if old is None:
+        return new_text
+    keep = ~old["run_id"].isin(own).to_numpy()
+    if not keep.any():  # only rows of this experiment: the table as it is
+        return new_text
+    new = pd.read_csv(io.StringIO(new_text), dtype=str, keep_default_na=False, na_filter=False)
+    params_o, metrics_o = _layout(old.columns)
+    params_n, metrics_n = _layout(new.columns)
+    extra = [c for c in old.columns if c not in (*params_o, *metrics_o, "seed", *STATUS_COLUMNS,
+                                                 *PROVENANCE_COLUMNS)]
+    columns = [*dict.fromkeys([*params_o, *params_n]), "seed", *STATUS_COLUMNS,
+               *dict.fromkeys([*metrics_o, *metrics_n, *extra]), *PROVENANCE_COLUMNS]
+    own_rows = np.flatnonzero(~keep)
+    at = int(own_rows[0]) if own_rows.size else len(old)  # no own row before it: same in kept
+    kept = old[keep]
+    merged = pd.concat([kept.iloc[:at], new, kept.iloc[at:]], ignore_index=True)
+    merged = merged.reindex(columns=columns, fill_value="").fillna("")
+    return merged.to_csv(index=False, lineterminator="\n")
+
+
 def _write_table(config: ExperimentConfig, runs: Sequence[Run],
                  records: Mapping[str, dict]) -> pd.DataFrame:
+    """Write this experiment's table into ``config.output``, merged (under the CSV lock) with
+    the rows of other experiments already there; returns this experiment's table."""
     df = assemble_table(config, runs, records)
-    atomic_write(config.output, df.to_csv(index=False, lineterminator="\n"))
+    text = df.to_csv(index=False, lineterminator="\n")
+    with _csv_lock(config.output):
+        old = _read_cells(config.output)
+        own = {r.run_id for r in runs} | {p.stem for p in config.store.glob("*.json")}
+        atomic_write(config.output, _merge_tables(old, text, own))
     return df

@@ -14,7 +14,8 @@ and ``captions.md`` listing them:
   one colour per solver, from the solver benchmark CSV if present, else from the runs CSV.
 
 A missing input file or column prints a note and skips that figure; the others are still made.
-Exit status 2 only when no input CSV exists at all.
+Exit status 2 when no input CSV exists at all, or when an existing one cannot be read (truncated or
+corrupt: one line naming the file and the line).
 """
 
 from __future__ import annotations
@@ -234,9 +235,15 @@ def solve_time_figure(runs, bench, bench_path: str, out: Path):
 
 
 def _read(path: Path, what: str):
+    """The CSV, or None with a note when it does not exist or has no rows; a truncated or corrupt
+    CSV raises InputError (``main``: exit 2, no figure is made from part of a file)."""
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import read_table
+    from hiddenconvex.experiments import check_csv_fields, read_table
 
+    if not path.is_file():
+        note(f"{what} {path} not found")
+        return None
+    check_csv_fields(path, what)
     try:
         return read_table(path, what)
     except InputError as exc:
@@ -252,15 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
 
-    runs = _read(Path(args.runs), "runs CSV")
-    bench = _read(Path(args.bench), "benchmark CSV")
+    from hiddenconvex.errors import InputError
+
+    try:
+        runs = _read(Path(args.runs), "runs CSV")
+        bench = _read(Path(args.bench), "benchmark CSV")
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     if runs is None and bench is None:
         print(f"{PROG}: error: no input CSV ({args.runs}, {args.bench}); run `make experiments`"
               " (and `make bench`) first", file=sys.stderr)
         return 2
     import matplotlib
 
-    from hiddenconvex.errors import InputError
     from hiddenconvex.experiments import ensure_writable_folder
 
     matplotlib.use("Agg")

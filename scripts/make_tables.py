@@ -15,6 +15,10 @@ Reads only the stored CSV written by ``scripts/run_batch.py`` (default
 
 Column-driven: a statistic whose source column is absent from the CSV is skipped with a note
 (printed and written under the Markdown table). Statistics use the rows with ``status == "ok"``.
+
+A missing, unreadable, empty, truncated or corrupt CSV (a line whose number of fields differs from
+the header's) stops the script with one line naming the file and the line, exit status 2; no table
+is written.
 """
 
 from __future__ import annotations
@@ -214,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = read_table(src, "runs CSV")
     except InputError as exc:
-        print(f"{PROG}: error: {exc}; run `make experiments` first", file=sys.stderr)
+        hint = ("run `make experiments` first" if not src.is_file() else
+                "remove it and rerun `make experiments` (completed runs are reused) to rebuild it")
+        print(f"{PROG}: error: {exc}; {hint}", file=sys.stderr)
         return 2
     try:
         out = ensure_writable_folder(args.out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from ..errors import InputError, SolverError
@@ -20,6 +21,8 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors in one line (``prog: error: message``, exit 2), without the usage block."""
 
     def error(self, message: str):
+        # the value types of .common say "must be ...": "argument --x: must be" -> "--x must be"
+        message = re.sub(r"^argument ([^:]+): (?=must be )", r"\1 ", message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -44,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (argument errors too: 2, ``--help``: 0)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits after printing its one-line error or the help
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

@@ -1,14 +1,71 @@
-"""Options shared by several sub-commands, and JSON output."""
+"""Options shared by several sub-commands, argparse value types, data loading and JSON output."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import sys
 
 import numpy as np
 
 from ..datasets import Dataset, load_csv
+
+#: Every message of the value types below starts with this; ``hiddenconvex.cli._Parser`` turns
+#: argparse's "argument --x: must be ..." into "--x must be ...".
+TYPE_ERROR_PREFIX = "must be "
+
+
+# ----------------------------------------------------------------------------------------------
+# argparse value types: one set for every numeric option of every sub-command
+# ----------------------------------------------------------------------------------------------
+def _parse_int(text: str) -> int:
+    """An integer from ``text``; an integral number in float notation (``1e6``) is accepted."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}an integer, got {text!r}") from None
+    if not math.isfinite(value) or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}an integer, got {text!r}")
+    return int(value)
+
+
+def _parse_finite(text: str, what: str = "a finite number") -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}{what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}{what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _parse_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}>= 1, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _parse_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}>= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _parse_finite(text, "a finite number > 0")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{TYPE_ERROR_PREFIX}> 0, got {text}")
+    return value
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -22,24 +79,34 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
+def add_data_args(p: argparse.ArgumentParser, labels_needed: bool = True) -> None:
+    """DATA, --target, --bias. ``labels_needed=False`` (``patterns``): a CSV without the target
+    column is read as features only."""
     p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", default="y", help="target column")
+    if labels_needed:
+        target_help = ("target column (default: y); logistic/hinge labels are -1/+1, 0/1 or two "
+                       "text labels, mapped in sorted order to -1/+1 (the mapping is printed on "
+                       "stderr)")
+    else:
+        target_help = ("target column, left out of the features (default: y); patterns need no "
+                       "labels: when the default column y is absent, every column is a feature "
+                       "(a --target that names a missing column is an error)")
+    p.add_argument("--target", default=None, help=target_help)
     p.add_argument("--bias", action="store_true", help="append a ones column (regularized bias)")
 
 
 def add_pattern_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=["exact", "sample", "auto"], default="auto",
                    help="pattern enumeration (auto = exact when the Cover bound is small)")
-    p.add_argument("--samples", type=int, default=None,
-                   help="number of Gaussian gates for sampling")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--samples", type=positive_int, default=None,
+                   help="number of Gaussian gates for sampling (>= 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (>= 0)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the pattern cache")
 
 
 def add_solver_args(p: argparse.ArgumentParser, beta: float | None = None) -> None:
     """--beta (required unless a default ``beta`` is given), --loss, --solver."""
-    p.add_argument("--beta", type=float, required=beta is None, default=beta,
+    p.add_argument("--beta", type=positive_float, required=beta is None, default=beta,
                    help="weight decay beta > 0")
     p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared",
                    help="squared = 1/2 ||yhat - y||^2 (a sum, no 1/n); logistic and hinge need "
@@ -52,7 +119,22 @@ def add_json_arg(p: argparse.ArgumentParser) -> None:
 
 
 def load_data(args) -> Dataset:
-    return load_csv(args.data, target=args.target, bias=args.bias)
+    """The CSV of ``args.data``. Sub-commands with ``--loss`` read the target as labels of that
+    loss; ``patterns`` (no ``--loss``) needs no labels. A text-label mapping is printed on stderr
+    (one line), so that ``--json`` stdout stays one JSON object."""
+    loss = getattr(args, "loss", None)
+    explicit = args.target is not None
+    data = load_csv(args.data, target=args.target if explicit else "y", bias=args.bias,
+                    loss=loss, require_target=loss is not None or explicit)
+    mapping = data.meta.get("label_map")
+    if mapping:
+        print(f"hiddenconvex {args.command}: {format_label_map(mapping)}", file=sys.stderr)
+    return data
+
+
+def format_label_map(mapping) -> str:
+    """``labels: 'no' -> -1, 'yes' -> +1`` for ``((label, value), ...)``."""
+    return "labels: " + ", ".join(f"{label!r} -> {value:+d}" for label, value in mapping)
 
 
 def load_problem(args):
@@ -61,16 +143,6 @@ def load_problem(args):
 
     data = load_data(args)
     return data, Problem.create(data.X, data.y, args.beta, args.loss)
-
-
-def check_pattern_args(args) -> None:
-    """--seed and --samples, checked before any work (InputError → exit 2)."""
-    from ..errors import InputError
-
-    if isinstance(args.seed, bool) or args.seed < 0:
-        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
-    if args.samples is not None and args.samples <= 0:
-        raise InputError(f"--samples must be a positive integer, got {args.samples}")
 
 
 def patterns_from_args(args, X):

@@ -13,9 +13,11 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    check_pattern_args,
     load_problem,
+    nonnegative_int,
     patterns_from_args,
+    positive_float,
+    positive_int,
     print_json,
     print_table,
 )
@@ -35,13 +37,13 @@ def register(subparsers) -> None:
     add_solver_args(p)
     add_pattern_args(p)
     add_json_arg(p)
-    p.add_argument("--max-vertex-candidates", type=int, default=14,
+    p.add_argument("--max-vertex-candidates", type=nonnegative_int, default=14,
                    help="enumerate the polytope's vertices when there are at most this many "
                         "candidates")
-    p.add_argument("--max-chambers", type=int, default=20000,
+    p.add_argument("--max-chambers", type=positive_int, default=20000,
                    help="enumerate all chambers (needed for the optimal set) only when Cover's "
                         "bound is at most this")
-    p.add_argument("--milp-time-limit", type=float, default=60.0,
+    p.add_argument("--milp-time-limit", type=positive_float, default=60.0,
                    help="seconds for the m* MILP; when reached, m_star is an upper bound "
                         "(m_star_method = milp_time_limit, m_star_lower the proven lower bound)")
     p.set_defaults(func=run)
@@ -50,7 +52,6 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..optimal_set import optimal_set
 
-    check_pattern_args(args)
     data, problem = load_problem(args)
     if not problem.loss.strictly_convex:
         # fail before any solve: the polytope description needs a unique optimal prediction

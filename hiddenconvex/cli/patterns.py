@@ -6,6 +6,9 @@ Exact chamber enumeration, Gaussian-gate sampling, or ``auto`` (exact when Cover
 data, n, d, rank, bias, method (the one used), method_requested, pattern_set, num_patterns,
 num_nonzero_patterns, complete, cover_bound, max_exact, samples and seed (null unless sampled),
 seconds, cache_hit and cache_path. Input errors: one line on stderr, exit status 2.
+
+Patterns need no labels: the target column (``y`` or ``--target``) is left out of the features
+when present, and a CSV without a ``y`` column is read as features only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     load_data,
+    positive_int,
     print_json,
     print_table,
 )
@@ -36,12 +40,12 @@ def register(subparsers) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    add_data_args(p)
+    add_data_args(p, labels_needed=False)
     add_pattern_args(p)
     add_json_arg(p)
     p.add_argument("--pattern-set", choices=["chamber", "ge"], default="chamber",
                    help="chamber patterns (canonical) or the paper's >=-patterns (exact only)")
-    p.add_argument("--max-exact", type=int, default=DEFAULT_MAX_EXACT,
+    p.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
                    help="auto: enumerate exactly when Cover's bound is at most this")
     p.add_argument("--cache-dir", default=None,
                    help="pattern cache directory (default: $HIDDENCONVEX_CACHE_DIR or "
@@ -54,12 +58,6 @@ def run(args) -> int:
     from ..errors import InputError
     from ..patterns import cover_bound
 
-    if args.samples is not None and args.samples <= 0:
-        raise InputError(f"--samples must be a positive integer, got {args.samples}")
-    if args.max_exact <= 0:
-        raise InputError(f"--max-exact must be a positive integer, got {args.max_exact}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
     data = load_data(args)
     bound = cover_bound(data.X)
     try:

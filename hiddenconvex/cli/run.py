@@ -5,15 +5,18 @@ exact optimal set, train ``--seeds`` networks of the non-convex objective by gra
 verify each of them against the convex optimum (:mod:`hiddenconvex.verification`). Prints a short
 table and writes, atomically, into ``--out`` (default ``results/run``):
 
-* ``summary.csv`` — one row per trained network: the convex optimum and its certificate (repeated),
-  the network's objective, relative gap, structural tests, φ certificate, training statistics and
-  provenance;
+* ``summary.csv`` — one row per trained network: ``data``, ``status`` (``ok``: the run completed),
+  the convex optimum and its certificate (repeated), the network's objective, relative gap,
+  structural tests, φ certificate, training statistics and provenance;
 * ``curves.csv`` — the training curves (objective per iteration, log-spaced iterations kept);
 * ``training_curves.png`` — made from the two stored CSVs: the curves converging to the convex
   optimum line (needs matplotlib: ``pip install hiddenconvex[plot]``; skipped with a note
   otherwise).
 
-The results folder is checked to be writable before any work starts.
+The results folder is checked to be writable before any work starts. Once the options are valid,
+the outputs of a previous run in ``--out`` are removed, and the new ones are written under temporary
+names (``*.partial``) and moved into place only when the whole run has succeeded: a run that fails
+(bad data, solver failure, interruption) leaves no output at all, never a stale or partial one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import HelpFormatter, add_data_args, add_pattern_args, add_solver_args, load_problem
+from .common import (
+    HelpFormatter,
+    add_data_args,
+    add_pattern_args,
+    add_solver_args,
+    load_problem,
+    positive_int,
+)
 from .verify import (
     add_training_args,
     check_common,
@@ -39,6 +49,7 @@ DEFAULT_OUT = "results/run"
 MAX_DEFAULT_WIDTH = 100
 CURVE_POINTS = 200  # log-spaced iterations kept per training curve
 GAP_FLOOR = 1e-12
+OUTPUT_NAMES = ("summary.csv", "curves.csv", "training_curves.png")
 SUMMARY_KEYS = ("n", "d", "rank", "beta", "loss", "n_patterns", "patterns_complete",
                 "convex_objective", "certified", "lower_bound", "certificate_gap", "psi_objective",
                 "m_star", "unique", "n_candidates", "solver", "solver_status", "solve_seconds",
@@ -61,7 +72,7 @@ def register(subparsers) -> None:
     add_solver_args(p, beta=DEFAULT_BETA)
     add_pattern_args(p)
     add_training_args(p, seeds=8)
-    p.add_argument("--width", type=int, default=None,
+    p.add_argument("--width", type=positive_int, default=None,
                    help="width of the trained networks (default: n + m*, where gradient methods "
                         "meet no spurious valleys, SPEC 4.9; 2n when m* is unknown; at most "
                         f"{MAX_DEFAULT_WIDTH})")
@@ -94,7 +105,7 @@ def summary_rows(data, report, grouping: str) -> list[dict]:
     from ..experiments import collect_provenance
 
     conv = report.reference.to_record()
-    shared = {"data": data.name, **{k: conv[k] for k in SUMMARY_KEYS}}
+    shared = {"data": data.name, "status": "ok", **{k: conv[k] for k in SUMMARY_KEYS}}
     prov = {k: v for k, v in collect_provenance().items() if k != "hostname"}
     return [{**shared, **rec, **prov} for rec in report.network_records(grouping)]
 
@@ -176,6 +187,19 @@ def plot_curves(curves_csv: Path, summary_csv: Path, out: Path) -> str:
     return caption
 
 
+def remove_previous_outputs(out: Path) -> None:
+    """Remove the outputs of an earlier run from ``out``, so that none of them can be taken for
+    the result of this run if it fails (InputError when one cannot be removed)."""
+    from ..errors import InputError
+
+    for name in OUTPUT_NAMES:
+        try:
+            (out / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot remove the previous {out / name} "
+                             f"({exc.strerror or type(exc).__name__})") from None
+
+
 def _have_matplotlib() -> bool:
     try:
         import matplotlib  # noqa: F401
@@ -211,13 +235,14 @@ def print_header(data, report, width: int) -> None:
 def run(args) -> int:
     import time
 
-    from ..experiments import ensure_writable_folder
+    from ..experiments import atomic_paths, ensure_writable_folder
     from ..training import train_many
     from ..verification import convex_reference, verify_networks
 
     t0 = time.perf_counter()
     check_common(args)
     out = ensure_writable_folder(args.out)
+    remove_previous_outputs(out)
     figure = not args.no_figure and _have_matplotlib()
     if not args.no_figure and not figure:
         print("note: matplotlib is not installed; training_curves.png is skipped "
@@ -237,14 +262,12 @@ def run(args) -> int:
     print_networks(report, args.grouping)
     for w in report.warnings:
         print(f"warning: {w}")
-    summary, curves = out / "summary.csv", out / "curves.csv"
-    write_csv(summary, summary_rows(data, report, args.grouping))
-    write_csv(curves, curve_rows(report))
-    written = [summary, curves]
-    if figure:
-        png = out / "training_curves.png"
-        plot_curves(curves, summary, png)
-        written.append(png)
+    written = [out / name for name in OUTPUT_NAMES[:3 if figure else 2]]
+    with atomic_paths(written) as tmp:  # moved into place together, only when all are written
+        write_csv(tmp[0], summary_rows(data, report, args.grouping))
+        write_csv(tmp[1], curve_rows(report))
+        if figure:
+            plot_curves(tmp[1], tmp[0], tmp[2])
     seconds = time.perf_counter() - t0
     print(f"\nwrote {', '.join(map(str, written))} ({seconds:.1f} s)")
     if m_star is not None and width < m_star:

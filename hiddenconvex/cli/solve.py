@@ -16,9 +16,10 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    check_pattern_args,
     load_problem,
     patterns_from_args,
+    positive_float,
+    positive_int,
     print_json,
     print_table,
 )
@@ -38,13 +39,14 @@ def register(subparsers) -> None:
     add_solver_args(p)
     add_pattern_args(p)
     add_json_arg(p)
-    p.add_argument("--tol", type=float, default=None,
+    p.add_argument("--tol", type=positive_float, default=None,
                    help="solver tolerance (default: clarabel 1e-10, ecos 1e-8, scs 1e-6; a failed "
                         "or inaccurate solve at the default is retried once at a looser one)")
-    p.add_argument("--max-iters", type=int, default=None, help="solver iteration limit")
-    p.add_argument("--certify-tol", type=float, default=1e-6,
+    p.add_argument("--max-iters", type=positive_int, default=None,
+                   help="solver iteration limit (>= 1)")
+    p.add_argument("--certify-tol", type=positive_float, default=1e-6,
                    help="certified iff M(lambda) <= beta (1 + tol) and the relative gap <= 10 tol")
-    p.add_argument("--max-chambers", type=int, default=DEFAULT_MAX_CHAMBERS,
+    p.add_argument("--max-chambers", type=positive_int, default=DEFAULT_MAX_CHAMBERS,
                    help="enumerate all chambers (facets and certificate) of a sampled list only "
                         "when Cover's bound is at most this")
     p.set_defaults(func=run)
@@ -53,12 +55,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..certificate import beta_max
     from ..convex_program import ConvexProgram
-    from ..errors import InputError
     from ..solvers import get_solver, solver_options
 
-    check_pattern_args(args)
-    if args.max_chambers is not None and args.max_chambers < 0:
-        raise InputError(f"--max-chambers must be >= 0, got {args.max_chambers}")
     get_solver(args.solver)  # unknown / uninstalled solver: fail before any work
     solver_options(args.solver, tol=args.tol, max_iters=args.max_iters)
     data, problem = load_problem(args)

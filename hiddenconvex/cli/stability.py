@@ -8,7 +8,7 @@ hypotheses of Theorem 3.1 that fail.
 
 from __future__ import annotations
 
-from .common import HelpFormatter, print_json
+from .common import HelpFormatter, positive_float, print_json
 
 DEFAULT_K = [1, 2, 3, 5, 10]
 EXAMPLE_NAMES = ("2.1", "2.2", "2.3", "2.4", "2.5")  # = hiddenconvex.pathologies.EXAMPLES (lazy)
@@ -34,11 +34,11 @@ def register(subparsers) -> None:
                     "(parameter_distance) and lower bounds.",
         formatter_class=HelpFormatter,
     )
-    ex.add_argument("--k", type=float, nargs="+", default=DEFAULT_K, metavar="K",
+    ex.add_argument("--k", type=positive_float, nargs="+", default=DEFAULT_K, metavar="K",
                     help="values of k (> 0)")
     ex.add_argument("--examples", nargs="+", default=list(EXAMPLE_NAMES), metavar="EX",
                     help="examples to evaluate, a subset of " + " ".join(EXAMPLE_NAMES))
-    ex.add_argument("--r", type=float, default=1.0, help="r of Example 2.2")
+    ex.add_argument("--r", type=positive_float, default=1.0, help="r of Example 2.2 (> 0)")
     ex.add_argument("--json", action="store_true",
                     help="print a JSON list, one object per (example, k)")
     ex.set_defaults(func=run_examples)

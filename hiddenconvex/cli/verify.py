@@ -21,9 +21,11 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
-    check_pattern_args,
     load_problem,
+    nonnegative_int,
     patterns_from_args,
+    positive_float,
+    positive_int,
     print_json,
     print_table,
 )
@@ -46,7 +48,8 @@ def register(subparsers) -> None:
     add_solver_args(p)
     add_pattern_args(p)
     add_training_args(p)
-    p.add_argument("--width", type=int, required=True, help="width m of the trained networks")
+    p.add_argument("--width", type=positive_int, required=True,
+                   help="width m of the trained networks (>= 1)")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -57,37 +60,27 @@ def add_training_args(p: argparse.ArgumentParser, seeds: int = 4) -> None:
     from ..training import METHODS
     from ..verification import DEFAULT_TOL, REACH_TOL
 
-    p.add_argument("--seeds", type=int, default=seeds,
+    p.add_argument("--seeds", type=positive_int, default=seeds,
                    help="number of trained networks (training seeds 0..K-1)")
     p.add_argument("--train-method", choices=METHODS, default=DEFAULT_TRAIN_METHOD,
                    help="gradient method (lbfgs-kinks: L-BFGS, then L-BFGS on the kink manifold)")
-    p.add_argument("--max-iter", type=int, default=None,
+    p.add_argument("--max-iter", type=nonnegative_int, default=None,
                    help="training iteration limit (default: the method's)")
-    p.add_argument("--init-scale", type=float, default=1.0, help="initialization scale")
-    p.add_argument("--verify-tol", type=float, default=DEFAULT_TOL,
+    p.add_argument("--init-scale", type=positive_float, default=1.0,
+                   help="initialization scale (> 0)")
+    p.add_argument("--verify-tol", type=positive_float, default=DEFAULT_TOL,
                    help="relative tolerance of the structural tests on trained networks")
-    p.add_argument("--reach-tol", type=float, default=REACH_TOL,
+    p.add_argument("--reach-tol", type=positive_float, default=REACH_TOL,
                    help="a network reaches P_c when its relative gap is at most this")
     p.add_argument("--grouping", choices=GROUPINGS, default="cone",
                    help="grouping of the nearly-minimal column (all groupings are computed)")
 
 
 def check_common(args) -> None:
-    """Validate options before any work (InputError → exit 2)."""
-    from ..errors import InputError
+    """The solver is known and installed, checked before any work (InputError → exit 2); the
+    numeric options were checked by their argparse types (:mod:`hiddenconvex.cli.common`)."""
     from ..solvers import get_solver, solver_options
 
-    check_pattern_args(args)
-    if args.seeds < 1:
-        raise InputError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.width is not None and args.width < 1:
-        raise InputError(f"--width must be >= 1, got {args.width}")
-    if args.max_iter is not None and args.max_iter < 0:
-        raise InputError(f"--max-iter must be >= 0, got {args.max_iter}")
-    for name in ("init_scale", "verify_tol", "reach_tol"):
-        value = getattr(args, name)
-        if not value > 0:
-            raise InputError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     get_solver(args.solver)
     solver_options(args.solver)
 
