@@ -102,9 +102,10 @@ def reference_problems() -> list[ReferenceProblem]:
         _hinge_n1(1.0),
         _hinge_n1(2.0),
     ]
-    # the SPEC's numbers (O7, O8, O10)
-    assert math.isclose(refs[0].value, 1.5) and math.isclose(refs[2].value, 1.875)
-    assert math.isclose(refs[8].value, 0.9)
+    # the SPEC's numbers (O7, O8, O10): closed forms of a few rounded operations (8 ulp allowed)
+    eps = np.finfo(np.float64).eps
+    for ref, value in ((refs[0], 1.5), (refs[2], 1.875), (refs[8], 0.9)):
+        assert abs(ref.value - value) <= 8 * eps * value, (ref.name, ref.value)
     return refs
 
 
