@@ -66,7 +66,7 @@ memory (:func:`exact_memory`, :func:`sample_memory`; Cover's bound times the byt
 the arrays above) exceeds :data:`MEMORY_FRACTION` of the memory the system reports available.
 
 This module is pure (no data I/O; :func:`available_memory` queries the system). Disk caching lives
-in :mod:`hiddenconvex.cache`.
+in :mod:`hiddenconvex.experiments.cache`.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ tolerance above that. The structural tests therefore use ``tol`` (default :data:
 optimum have direction errors 2e-6..3e-5, the non-optimal stationary points >= 1e-3.
 
 Core module: no I/O, no printing. :func:`run_pipeline` is the task of the batch runner
-(:mod:`hiddenconvex.experiments`); it reads a bundled dataset by name through
-:mod:`hiddenconvex.datasets`.
+(:mod:`hiddenconvex.experiments.runner`); it reads a bundled dataset by name through
+:mod:`hiddenconvex.experiments.datasets`.
 """
 
 from __future__ import annotations
@@ -617,7 +617,7 @@ def verify_training(
 
 
 # --------------------------------------------------------------------------------------------------
-# Batch task (hiddenconvex.experiments)
+# Batch task (hiddenconvex.experiments.runner)
 
 #: Options a batch config may set in ``[options]`` (passed to every :func:`run_pipeline` call).
 PIPELINE_OPTIONS = {
@@ -662,7 +662,7 @@ def _options(params: dict) -> dict:
 
 
 def _load_problem(params: dict) -> Problem:
-    from .datasets import load_dataset
+    from .experiments.datasets import load_dataset
 
     data = load_dataset(params["dataset"])
     return Problem.create(data.X, data.y, params["beta"], params["loss"])

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hiddenconvex.datasets import REGISTRY
 from hiddenconvex.errors import InputError
-from hiddenconvex.synthetic import GENERATORS
+from hiddenconvex.experiments.datasets import REGISTRY
+from hiddenconvex.experiments.synthetic import GENERATORS
 
 REPO = Path(__file__).resolve().parent.parent
 CHECK_RTOL = 1e-12

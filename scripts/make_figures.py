@@ -71,7 +71,7 @@ def _new_figure(n_panels: int, width: float = 4.6):
 def _finish(fig, title: str, caption: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from hiddenconvex.experiments import atomic_path
+    from hiddenconvex.experiments.runner import atomic_path
 
     fig.suptitle(title, fontsize=12)
     wrapped = "\n".join(textwrap.wrap(caption, width=int(fig.get_figwidth() * 17)))
@@ -238,7 +238,7 @@ def _read(path: Path, what: str):
     """The CSV, or None with a note when it does not exist or has no rows; a truncated or corrupt
     CSV raises InputError (``main``: exit 2, no figure is made from part of a file)."""
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import check_csv_fields, read_table
+    from hiddenconvex.experiments.runner import check_csv_fields, read_table
 
     if not path.is_file():
         note(f"{what} {path} not found")
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import matplotlib
 
-    from hiddenconvex.experiments import ensure_writable_folder
+    from hiddenconvex.experiments.runner import ensure_writable_folder
 
     matplotlib.use("Agg")
     try:
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     made.append(solve_time_figure(runs, bench, args.bench, out))
     made = [m for m in made if m is not None]
     if made:
-        from hiddenconvex.experiments import atomic_write
+        from hiddenconvex.experiments.runner import atomic_write
 
         lines = ["# Figures", "", "Made by scripts/make_figures.py from the stored CSVs.", ""]
         lines += [f"- `{path.name}`: {caption}" for path, caption in made]

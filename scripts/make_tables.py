@@ -99,7 +99,8 @@ def _stat(values, how: str):
 
 
 def param_columns(df) -> list[str]:
-    """Parameter columns: those before ``seed`` (the CSV layout of hiddenconvex.experiments)."""
+    """Parameter columns: those before ``seed`` (the CSV layout of the batch runner,
+    :mod:`hiddenconvex.experiments.runner`)."""
     cols = list(df.columns)
     return cols[: cols.index("seed")] if "seed" in cols else [
         c for c in ("dataset", "beta", "loss", "solver", "method", "samples", "width") if c in cols]
@@ -197,7 +198,7 @@ def to_markdown(table, title: str, formats: dict, descriptions: dict, notes: lis
 
 
 def write_pair(out: Path, stem: str, table, markdown: str) -> list[Path]:
-    from hiddenconvex.experiments import atomic_write
+    from hiddenconvex.experiments.runner import atomic_write
 
     csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
     atomic_write(csv_path, table.to_csv(index=False, lineterminator="\n"))
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import ensure_writable_folder, read_table
+    from hiddenconvex.experiments.runner import ensure_writable_folder, read_table
 
     src = Path(args.csv)
     try:

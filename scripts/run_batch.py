@@ -3,10 +3,11 @@
 
     python scripts/run_batch.py CONFIG.toml [--force] [--n-jobs N] [--dry-run] [--task MOD:FUNC]
 
-The config format is documented in :mod:`hiddenconvex.experiments`. Completed runs are stored one
-JSON file per run beside the CSV (``<name>.runs/``); rerunning the same command skips them, so a
-killed batch resumes where it stopped. ``--force`` recomputes every run. ``--dry-run`` validates
-the config and lists the runs with their state (done / error / pending) without running anything.
+The config format is documented in :mod:`hiddenconvex.experiments.runner`. Completed runs are
+stored one JSON file per run beside the CSV (``<name>.runs/``); rerunning the same command skips
+them, so a killed batch resumes where it stopped. ``--force`` recomputes every run.
+``--dry-run`` validates the config and lists the runs with their state (done / error / pending)
+without running anything.
 
 The task is ``hiddenconvex.verification:run_pipeline`` unless ``--task`` names another
 ``task(params, seed) -> dict``; if the task's module defines ``check_params(params)``, it is called
@@ -28,7 +29,7 @@ PROG = "run_batch"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("config", help="experiment TOML file (see hiddenconvex.experiments)")
+    p.add_argument("config", help="experiment TOML file (see hiddenconvex.experiments.runner)")
     p.add_argument("--force", action="store_true", help="recompute runs that are already stored")
     p.add_argument("--n-jobs", type=int, default=None,
                    help="parallel configurations (default: [experiment] n_jobs; -1 = all cores)")
@@ -66,7 +67,7 @@ def import_task(spec: str):
 def dry_run(config) -> None:
     import pandas as pd
 
-    from hiddenconvex.experiments import PARAM_COLUMNS, run_states
+    from hiddenconvex.experiments.runner import PARAM_COLUMNS, run_states
 
     states = run_states(config)
     counts = {s: sum(1 for _, st in states if st == s) for s in ("done", "error", "pending")}
@@ -82,7 +83,7 @@ def dry_run(config) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import (
+    from hiddenconvex.experiments.runner import (
         check_n_jobs,
         check_output_writable,
         load_config,

@@ -44,7 +44,7 @@ def compute(ks, r: float) -> list[dict]:
     from tqdm import tqdm
 
     import hiddenconvex
-    from hiddenconvex.pathologies import evaluate_pathology, example_grid
+    from hiddenconvex.stability.pathologies import evaluate_pathology, example_grid
 
     date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     provenance = {"package_version": hiddenconvex.__version__, "numpy_version": np.__version__,
@@ -58,7 +58,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
     """One tidy row per (example, k), written atomically (full precision floats)."""
     import pandas as pd
 
-    from hiddenconvex.experiments import atomic_write
+    from hiddenconvex.experiments.runner import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.17g"))
@@ -74,7 +74,7 @@ def _usual_permissions(paths) -> None:
 
 
 def _save(fig, path: Path) -> None:
-    from hiddenconvex.experiments import atomic_path
+    from hiddenconvex.experiments.runner import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory")
     args = ap.parse_args(argv)
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments import atomic_write
+    from hiddenconvex.experiments.runner import atomic_write
 
     out = Path(args.out)
     try:

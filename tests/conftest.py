@@ -2,14 +2,15 @@
 
 import pytest
 
-from hiddenconvex.cache import CACHE_ENV
+from hiddenconvex.experiments.cache import CACHE_ENV
 
 
 @pytest.fixture(autouse=True)
 def _pattern_cache_in_tmp(tmp_path, monkeypatch):
     """Every test gets a fresh, empty pattern cache under its own ``tmp_path``.
 
-    The pattern cache (:mod:`hiddenconvex.cache`) defaults to ``./.cache/hiddenconvex/patterns``;
+    The pattern cache (:mod:`hiddenconvex.experiments.cache`) defaults to
+    ``./.cache/hiddenconvex/patterns``;
     with ``HIDDENCONVEX_CACHE_DIR`` set, no test reads a cache left by an earlier run (or another
     test) or writes into the repository's ``.cache/``. Subprocesses started by the tests inherit
     the variable (their environments are built from ``os.environ``). Tests of the default

@@ -21,7 +21,7 @@ import pytest
 from oracles import cover_count
 
 from hiddenconvex.cli import build_parser, main
-from hiddenconvex.datasets import load_csv
+from hiddenconvex.experiments.datasets import load_csv
 
 # six rows in general position in R^2 (no two parallel, none zero): Cover's count 2n = 12 chambers
 X6 = np.array([[1.0, 0.2], [-0.4, 1.0], [0.7, -0.9], [-1.0, -0.3], [0.2, 0.8], [0.9, 0.5]])

@@ -34,7 +34,6 @@ from tolerances import (
 
 from hiddenconvex import InputError, Problem, ReLUNetwork, SolverError, objective
 from hiddenconvex import solvers as solver_registry
-from hiddenconvex.cache import CACHE_ENV
 from hiddenconvex.certificate import beta_max
 from hiddenconvex.convex_program import (
     ConvexProgram,
@@ -42,6 +41,7 @@ from hiddenconvex.convex_program import (
     regularization_path,
     solve_convex,
 )
+from hiddenconvex.experiments.cache import CACHE_ENV
 from hiddenconvex.patterns import exact_chambers, sample_patterns
 from hiddenconvex.solvers import SOLVERS, is_installed, solver_options
 
@@ -876,7 +876,7 @@ def test_clarabel_logistic_spirals_regression():
     """Clarabel stalled (InsufficientProgress) on this bundled logistic program with its default max
     step 0.99; the program sets max_step_fraction = 0.9 for logistic losses. Certified optimum."""
 
-    from hiddenconvex.datasets import load_csv
+    from hiddenconvex.experiments.datasets import load_csv
 
     ds = load_csv(Path(__file__).resolve().parents[1] / "data" / "spirals.csv", bias=True)
     prob = Problem.create(ds.X, ds.y, 0.1, "logistic")

@@ -24,7 +24,7 @@ import pytest
 
 import hiddenconvex
 from hiddenconvex import InputError
-from hiddenconvex.experiments import (
+from hiddenconvex.experiments.runner import (
     PARAM_COLUMNS,
     PROVENANCE_COLUMNS,
     TIMING_COLUMNS,
@@ -248,7 +248,7 @@ def test_dataset_validator_raising_inputerror(tmp_path):
 
 
 def test_default_dataset_validator(tmp_path, monkeypatch):
-    import hiddenconvex.datasets as ds
+    import hiddenconvex.experiments.datasets as ds
 
     path = write_config(tmp_path)
     monkeypatch.setattr(ds, "list_datasets", lambda: ["a", "iris"], raising=False)
@@ -552,7 +552,7 @@ DRIVER = """
 import sys
 
 import fake_task
-from hiddenconvex.experiments import load_config, run_batch
+from hiddenconvex.experiments.runner import load_config, run_batch
 
 cfg = load_config(sys.argv[1], validate_dataset=lambda name: True)
 run_batch(cfg, fake_task.task, n_jobs=int(sys.argv[2]), progress=False)
@@ -617,7 +617,7 @@ import time
 from pathlib import Path
 
 import fake_task
-from hiddenconvex.experiments import load_config, run_batch
+from hiddenconvex.experiments.runner import load_config, run_batch
 
 cfg_path, me, other, folder = sys.argv[1:5]
 cfg = load_config(cfg_path, validate_dataset=lambda name: True)
@@ -743,7 +743,7 @@ def load_script(name: str):
 
 @pytest.fixture()
 def known_datasets(monkeypatch):
-    import hiddenconvex.datasets as ds
+    import hiddenconvex.experiments.datasets as ds
 
     monkeypatch.setattr(ds, "list_datasets", lambda: ["a", "b"], raising=False)
 
@@ -949,7 +949,7 @@ def truncate_last_line(src: Path, dst: Path) -> int:
 
 
 def test_read_table_refuses_truncated_or_ragged_csv(tmp_path, pipeline_csv):
-    from hiddenconvex.experiments import read_table
+    from hiddenconvex.experiments.runner import read_table
 
     cut = tmp_path / "cut.csv"
     last = truncate_last_line(pipeline_csv, cut)
@@ -1057,7 +1057,7 @@ n_train_seeds = 2
 
 
 def test_atomic_write_permissions_follow_umask(tmp_path):
-    from hiddenconvex.experiments import atomic_write
+    from hiddenconvex.experiments.runner import atomic_write
 
     old = os.umask(0o022)
     try:

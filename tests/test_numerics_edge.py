@@ -27,7 +27,6 @@ import numpy as np
 import pytest
 
 from hiddenconvex.blocks import BlockWeights
-from hiddenconvex.cache import CACHE_ENV, cache_key, cached_patterns, save_patterns
 from hiddenconvex.certificate import (
     beta_max,
     certify,
@@ -39,6 +38,7 @@ from hiddenconvex.certificate import (
 )
 from hiddenconvex.convex_program import ConvexProgram, regularization_path, solve_convex
 from hiddenconvex.errors import InputError
+from hiddenconvex.experiments.cache import CACHE_ENV, cache_key, cached_patterns, save_patterns
 from hiddenconvex.objective import Problem, objective
 from hiddenconvex.patterns import (
     cover_bound,
@@ -344,7 +344,7 @@ def test_cli_solve_with_truncated_complete_cache_entry(tmp_path):
     ref = cli(tmp_path, "solve", str(data), "--beta", "0.3", "--json", "--no-cache")
     assert ref.returncode == 0, ref.stderr
     cache = tmp_path / "cli-cache"
-    from hiddenconvex.datasets import load_csv
+    from hiddenconvex.experiments.datasets import load_csv
 
     Xc = load_csv(data).X  # the matrix the CLI hashes
     P = exact_chambers(Xc)

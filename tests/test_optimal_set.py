@@ -550,7 +550,7 @@ def test_teacher_1d_face_neuron_solvers_agree():
     """Bundled 1-D data with a bias: an optimal neuron sits 7e-6 from a chamber face, where the
     interior-point solvers split its weight between the two adjacent blocks. The polish must swap
     the face candidate for the interior one: both solvers then give the same optimal set."""
-    from hiddenconvex.datasets import load_dataset
+    from hiddenconvex.experiments.datasets import load_dataset
 
     ds = load_dataset("teacher_1d")
     prob = Problem.create(ds.X, ds.y, 0.01)
@@ -575,7 +575,7 @@ def test_teacher_1d_face_neuron_solvers_agree():
 def test_m_star_support_must_fit_exactly():
     """iris_pca2 (bias), beta = 0.1: a 19-candidate support fits the polished y-hat* only to
     1.9e-7 relative; m* = 20 (MILP, proven) and its support fits to rounding."""
-    from hiddenconvex.datasets import load_dataset
+    from hiddenconvex.experiments.datasets import load_dataset
 
     ds = load_dataset("iris_pca2")
     S = optimal_set(Problem.create(ds.X, ds.y, 0.1), milp_time_limit=300)

@@ -39,7 +39,9 @@ from scipy.optimize import linprog
 from tolerances import EPS
 
 from hiddenconvex import InputError
-from hiddenconvex.cache import (
+from hiddenconvex.cli import main
+from hiddenconvex.errors import SolverError
+from hiddenconvex.experiments.cache import (
     CACHE_ENV,
     cache_key,
     cached_patterns,
@@ -47,8 +49,6 @@ from hiddenconvex.cache import (
     load_patterns,
     save_patterns,
 )
-from hiddenconvex.cli import main
-from hiddenconvex.errors import SolverError
 from hiddenconvex.patterns import (
     DEFAULT_MAX_EXACT,
     DEFAULT_N_SAMPLES,
@@ -835,7 +835,7 @@ def test_cli_unreadable_path_and_bad_options(tmp_path, capsys, monkeypatch):
 
 
 def test_load_csv_valid_variants(tmp_path):
-    from hiddenconvex.datasets import load_csv
+    from hiddenconvex.experiments.datasets import load_csv
 
     path = tmp_path / "ok.csv"
     path.write_bytes("\ufefftarget, a ,b\n1, 2,3\n-1,4.5e0 ,  6\n\n0,-0,7\n".encode())

@@ -22,7 +22,7 @@ from scipy.optimize import linprog
 
 from hiddenconvex import InputError, SolverError
 from hiddenconvex.cli import main as cli_main
-from hiddenconvex.pathologies import (
+from hiddenconvex.stability.pathologies import (
     evaluate_pathology,
     example_2_1,
     example_2_2,
@@ -32,25 +32,7 @@ from hiddenconvex.pathologies import (
     line_distance,
     make_example,
 )
-from hiddenconvex.shallow import (
-    BiasedShallowNetwork,
-    ShallowNetwork,
-    balance,
-    difference,
-    flip,
-    is_balanced,
-    merge_redundant,
-    parameter_distance,
-    zero_sum_subsets,
-)
-from hiddenconvex.sobolev import (
-    jacobians,
-    seminorm,
-    seminorm_distance,
-    sup_distance_box,
-    sup_norm_box,
-)
-from hiddenconvex.stability import (
+from hiddenconvex.stability.reparametrization import (
     augment,
     best_rescaling,
     bottleneck_assignment,
@@ -65,6 +47,24 @@ from hiddenconvex.stability import (
     restricted_space_violations,
     theorem_3_1_conditions,
     to_restricted,
+)
+from hiddenconvex.stability.shallow import (
+    BiasedShallowNetwork,
+    ShallowNetwork,
+    balance,
+    difference,
+    flip,
+    is_balanced,
+    merge_redundant,
+    parameter_distance,
+    zero_sum_subsets,
+)
+from hiddenconvex.stability.sobolev import (
+    jacobians,
+    seminorm,
+    seminorm_distance,
+    sup_distance_box,
+    sup_norm_box,
 )
 
 SQ2 = math.sqrt(2.0)
@@ -81,9 +81,10 @@ SQ2 = math.sqrt(2.0)
 
 
 def slack(bound, *nets) -> float:
-    """The package's rounding slack for the theorems' inequalities (hiddenconvex.stability:
+    """The package's rounding slack for the theorems' inequalities
+    (hiddenconvex.stability.reparametrization:
     _SLACK_REL·bound + _SLACK_ABS·max(1, ‖Γ‖, ‖Θ‖), entries' max norm)."""
-    from hiddenconvex.stability import _SLACK_ABS, _SLACK_REL
+    from hiddenconvex.stability.reparametrization import _SLACK_ABS, _SLACK_REL
 
     size = max([1.0] + [float(max(np.abs(n.A).max(initial=0), np.abs(n.C).max(initial=0)))
                         for n in nets])
@@ -826,7 +827,7 @@ def test_cli_examples_json():
         rc, _ = _cli(["stability", "examples", *bad])
         assert rc == 2
     from hiddenconvex.cli.stability import EXAMPLE_NAMES
-    from hiddenconvex.pathologies import EXAMPLES
+    from hiddenconvex.stability.pathologies import EXAMPLES
 
     assert EXAMPLE_NAMES == tuple(EXAMPLES)
 

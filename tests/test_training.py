@@ -168,7 +168,7 @@ def test_lbfgs_kinks_reaches_a_kink_optimum():
     L-BFGS stalls ~1e-4..1e-3 above P_c, lbfgs-kinks reaches P_c to rounding (independent check:
     the certified convex optimum)."""
     from hiddenconvex.convex_program import solve_convex
-    from hiddenconvex.datasets import load_dataset
+    from hiddenconvex.experiments.datasets import load_dataset
     from hiddenconvex.patterns import exact_chambers
 
     data = load_dataset("low_rank")

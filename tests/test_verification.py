@@ -242,7 +242,7 @@ def test_run_pipeline_default_dataset():
     assert rec["certified"] and rec["patterns_complete"] and rec["n_patterns"] == 80
     # the convex optimum is objective() of the weights, independent of the solver: a second
     # solver's weights give the same value
-    from hiddenconvex.datasets import load_dataset
+    from hiddenconvex.experiments.datasets import load_dataset
 
     data = load_dataset("default")
     prob = Problem.create(data.X, data.y, 0.1)
@@ -279,7 +279,7 @@ def test_check_params_accepts_the_default_config():
     import tomllib
     from pathlib import Path
 
-    from hiddenconvex.experiments import expand_grid, parse_config
+    from hiddenconvex.experiments.runner import expand_grid, parse_config
 
     text = (Path(__file__).resolve().parents[1] / "scripts/configs/default.toml").read_text()
     cfg = parse_config(tomllib.loads(text))
@@ -396,7 +396,7 @@ def test_acceptance_trained_networks_reach_certified_optimum(dataset, loss):
     """Width 2n >= n + m* (m* <= n for beta > 0, SPEC §4.6): no spurious valleys (SPEC §4.9).
     The optimal set is not built (its MILP for m* is slow on some of these sets); width >= m*
     holds by the bound."""
-    from hiddenconvex.datasets import load_dataset
+    from hiddenconvex.experiments.datasets import load_dataset
     from hiddenconvex.training import train_many
 
     data = load_dataset(dataset)
@@ -416,8 +416,8 @@ def test_o21_differentiable_stationary_point_solves_its_own_subsampled_program(s
     """SPEC O21: an L-BFGS point with no pre-activation at a kink and a tiny gradient is scaled,
     nearly minimal under every grouping, and L_beta(theta) = P_S of the convex program on its own
     patterns (seed 0 reaches P_c; seed 11 stops at another stationary point)."""
+    from hiddenconvex.experiments.synthetic import gaussian_regression
     from hiddenconvex.patterns import Patterns
-    from hiddenconvex.synthetic import gaussian_regression
     from hiddenconvex.training import train
 
     X, y, _ = gaussian_regression(5, 2, seed=0)

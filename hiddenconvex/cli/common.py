@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from ..datasets import Dataset, load_csv
+from ..experiments.datasets import Dataset, load_csv
 
 #: Every message of the value types below starts with this; ``hiddenconvex.cli._Parser`` turns
 #: argparse's "argument --x: must be ..." into "--x must be ...".
@@ -149,7 +149,7 @@ def patterns_from_args(args, X):
     """The pattern list of the options of :func:`add_pattern_args`, through the on-disk cache
     (``--no-cache`` bypasses it). Returns :class:`~hiddenconvex.cache.CachedPatterns`
     (``.patterns``, ``.warning`` when the cache could not be used)."""
-    from ..cache import cached_patterns
+    from ..experiments.cache import cached_patterns
 
     return cached_patterns(X, args.method, n_samples=args.samples, seed=args.seed,
                            use_cache=not args.no_cache)

@@ -54,8 +54,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cache import cached_patterns
     from ..errors import InputError
+    from ..experiments.cache import cached_patterns
     from ..patterns import cover_bound
 
     data = load_data(args)

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 
 def run_examples(args) -> int:
-    from ..pathologies import evaluate_pathology, example_grid
+    from ..stability.pathologies import evaluate_pathology, example_grid
 
     records = [evaluate_pathology(p).to_record()
                for p in example_grid(args.examples, args.k, args.r)]

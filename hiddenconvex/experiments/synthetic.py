@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError, check_seed
-from .network import relu
+from ..errors import InputError, check_seed
+from ..network import relu
 
 __all__ = [
     "gaussian_regression",

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError, SolverError
+from ..errors import InputError, SolverError
 from .shallow import (
     ShallowNetwork,
     _points,
@@ -120,7 +120,7 @@ def arrangement_chambers(A, *, chambers: Callable | None = None) -> Chambers:
         return Chambers(np.zeros((1, 0), dtype=bool), w, "trivial")
     if chambers is None:
         try:
-            from .patterns import exact_chambers
+            from ..patterns import exact_chambers
         except ImportError as exc:  # pragma: no cover - depends on the patterns module
             raise SolverError("exact chamber enumeration hiddenconvex.patterns.exact_chambers is "
                               f"unavailable: {exc}") from None
@@ -142,7 +142,7 @@ def _refuse_unresolvable_pairs(A: np.ndarray) -> None:
     parallel to rounding: :func:`~hiddenconvex.patterns.exact_chambers` merges unit normals within
     ``_PARALLEL_TOL`` (256 eps) of each other (up to sign), which loses the thin chamber between
     them; below 4 eps the rows are taken as parallel (their difference is rounding)."""
-    from .patterns import _PARALLEL_TOL
+    from ..patterns import _PARALLEL_TOL
 
     norms = np.linalg.norm(A, axis=1)
     live = norms > 0

@@ -35,15 +35,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from .errors import InputError
-from .shallow import ShallowNetwork, balance, parameter_distance, parameter_norm
-from .sobolev import seminorm, seminorm_distance, sup_distance_box
-from .stability import (
+from ..errors import InputError
+from .reparametrization import (
     in_star_space,
     neuron_rescaling,
     rescaling_orbit_distance,
     theorem_3_1_conditions,
 )
+from .shallow import ShallowNetwork, balance, parameter_distance, parameter_norm
+from .sobolev import seminorm, seminorm_distance, sup_distance_box
 
 __all__ = [
     "Pathology",

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import check_matrix
-from .patterns import (
+from ..errors import check_matrix
+from ..patterns import (
     DEFAULT_MAX_EXACT,
     DEFAULT_N_SAMPLES,
     Patterns,

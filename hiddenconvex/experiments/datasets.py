@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "Dataset",
@@ -238,8 +238,8 @@ class DatasetInfo:
     description : str
         One line: what the data are and how they were preprocessed.
     generator : str or None
-        For synthetic data: the :mod:`hiddenconvex.synthetic` function that wrote the file
-        (``scripts/make_datasets.py``) ...
+        For synthetic data: the :mod:`hiddenconvex.experiments.synthetic` function that wrote
+        the file (``scripts/make_datasets.py``) ...
     params : tuple of (str, value) pairs
         ... and its keyword arguments (``dict(info.params)``).
     """
@@ -345,7 +345,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(DATA_DIR_ENV):
         where, how = Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"
     else:
-        where = Path(__file__).resolve().parent.parent / "data"
+        where = Path(__file__).resolve().parents[2] / "data"
         how = f"default location next to the package (set ${DATA_DIR_ENV} to override)"
     if not where.is_dir():
         raise InputError(f"data folder not found: {where} ({how})")

@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "LOSSES",
@@ -639,7 +639,7 @@ def _dist_version(name: str) -> str:
 
 def collect_provenance() -> dict:
     """Provenance shared by every run of a batch: versions, git revision, host, Python."""
-    from . import __version__
+    from .. import __version__
 
     return {
         "hiddenconvex_version": __version__,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .errors import InputError, SolverError
+from ..errors import InputError, SolverError
 from .shallow import (
     BALANCE_TOL,
     DIRECTION_TOL,
