@@ -9,7 +9,7 @@ them, so a killed batch resumes where it stopped. ``--force`` recomputes every r
 ``--dry-run`` validates the config and lists the runs with their state (done / error / pending)
 without running anything.
 
-The task is ``hiddenconvex.verification:run_pipeline`` unless ``--task`` names another
+The task is ``hiddenconvex.experiments.pipeline:run_pipeline`` unless ``--task`` names another
 ``task(params, seed) -> dict``; if the task's module defines ``check_params(params)``, it is called
 on every run before any work starts.
 
@@ -23,7 +23,7 @@ import argparse
 import importlib
 import sys
 
-DEFAULT_TASK = "hiddenconvex.verification:run_pipeline"
+DEFAULT_TASK = "hiddenconvex.experiments.pipeline:run_pipeline"
 PROG = "run_batch"
 
 

@@ -783,11 +783,11 @@ def test_run_batch_script_user_errors(tmp_path, fake_module, known_datasets, cap
 
 
 def test_run_batch_script_without_pipeline(tmp_path, known_datasets, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "hiddenconvex.verification", None)  # import fails
+    monkeypatch.setitem(sys.modules, "hiddenconvex.experiments.pipeline", None)  # import fails
     cli = load_script("run_batch")
     assert cli.main([str(write_config(tmp_path))]) == 2
     err = capsys.readouterr().err
-    assert "hiddenconvex.verification" in err and err.count("\n") == 1
+    assert "hiddenconvex.experiments.pipeline" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
 
