@@ -6,6 +6,7 @@ Mathematics and conventions: SPEC.md (loss ½‖ŷ−y‖² without 1/n, chamber
 1..p positive and p+1..2p negative, bias as a regularized ones column).
 """
 
+from .api import Result, solve
 from .blocks import BlockWeights
 from .errors import InputError, SolverError
 from .losses import Hinge, Logistic, Loss, Squared, get_loss
@@ -16,6 +17,7 @@ from .patterns import Patterns
 __version__ = "0.1.0"
 
 __all__ = [
-    "BlockWeights", "InputError", "SolverError", "Hinge", "Logistic", "Loss", "Squared",
-    "get_loss", "ReLUNetwork", "ObjectiveValue", "Problem", "objective", "Patterns", "__version__",
+    "solve", "Result", "BlockWeights", "InputError", "SolverError", "Hinge", "Logistic", "Loss",
+    "Squared", "get_loss", "ReLUNetwork", "ObjectiveValue", "Problem", "objective", "Patterns",
+    "__version__",
 ]

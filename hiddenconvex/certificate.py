@@ -38,9 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from ._arrangement import _reduce
+from ._linalg import _ldexp, _svd_rank, pow2_scaled
 from .errors import InputError, SolverError, check_matrix, check_vector
 from .objective import Problem
-from .patterns import _ldexp, _reduce, _svd_rank, exact_chambers, exact_memory, pow2_scaled
+from .patterns import exact_chambers, exact_memory
 
 __all__ = [
     "project_cone",

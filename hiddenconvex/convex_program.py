@@ -43,6 +43,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from ._linalg import _ldexp, _svd_rank, pow2_scaled
 from .blocks import BlockWeights
 from .certificate import (
     DEFAULT_MAX_CHAMBERS,
@@ -55,7 +56,7 @@ from .certificate import (
 )
 from .errors import InputError, SolverError, check_beta, check_seed
 from .objective import ObjectiveValue, Problem, objective
-from .patterns import Patterns, _ldexp, _svd_rank, pow2_scaled
+from .patterns import Patterns
 from .solvers import SolverInfo, get_solver, solver_options, solver_version
 
 __all__ = ["ConvexProgram", "ConvexSolution", "solve_convex", "regularization_path"]

@@ -46,10 +46,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError, SolverError
+from .errors import InputError
 from .network import ReLUNetwork, is_scaled, scaling_violation
 from .objective import Problem, objective
 from .patterns import Patterns
+from .solvers import DEFAULT_SOLVER
 from .training import METHODS as TRAIN_METHODS
 from .training import TrainingResult, train_many
 
@@ -63,6 +64,7 @@ __all__ = [
     "NetworkReport",
     "VerificationReport",
     "convex_reference",
+    "reference_of",
     "verify_network",
     "verify_networks",
     "verify_training",
@@ -184,10 +186,11 @@ class ConvexReference:
         return rec
 
 
-def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = "clarabel",
+def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = DEFAULT_SOLVER,
                      solver_tol: float | None = None, build_optimal_set: bool = True,
                      chambers: Patterns | None = None) -> ConvexReference:
-    """Solve the convex program on ``patterns``, certify it and (if possible) build the optimal set.
+    """Solve the convex program on ``patterns``, certify it and (if possible) build the optimal set:
+    :func:`hiddenconvex.api.solve` followed by :func:`reference_of`.
 
     Parameters
     ----------
@@ -213,46 +216,37 @@ def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = "cla
     InputError, SolverError
         Bad solver name or options; solver failure.
     """
-    from .certificate import complete_chambers
-    from .convex_program import solve_convex
-    from .maps import psi
+    from .api import solve
 
     if not isinstance(problem, Problem):
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
     if not isinstance(patterns, Patterns):
         raise InputError(f"expected a Patterns object, got {type(patterns).__name__}")
-    warnings: list[str] = []
-    t0 = time.perf_counter()
-    chambers, why = complete_chambers(problem.X, patterns, chambers)
-    if chambers is None:
-        warnings.append(why)
-    sol = solve_convex(problem, patterns, solver=solver, tol=solver_tol, chambers=chambers)
-    convex_seconds = time.perf_counter() - t0
-    warnings.extend(sol.warnings)
-    cert = sol.certificate
-    certified = bool(cert is not None and cert.certified)
-    lower = None if cert is None or cert.lower_bound is None else float(cert.lower_bound)
-    p_c = float(objective(problem, sol.weights).total)
-    psi_obj = float(objective(problem, psi(sol.weights)).total)
+    result = solve(problem, patterns=patterns, solver=solver, tol=solver_tol, chambers=chambers)
+    return reference_of(result, build_optimal_set=build_optimal_set)
 
+
+def reference_of(result, *, build_optimal_set: bool = True) -> ConvexReference:
+    """The :class:`ConvexReference` of a :class:`hiddenconvex.api.Result`: its certified optimum,
+    ψ of its weights and (if possible and requested) its optimal set, whose polished optimum and
+    dual bound replace the solver's."""
+    from .maps import psi
+
+    problem, sol = result.problem, result.solution
+    warnings = list(result.warnings)
+    certified = result.certified
+    lower = None if result.lower_bound is None else float(result.lower_bound)
+    p_c = float(result.objective)
+    psi_obj = float(objective(problem, psi(sol.weights)).total)
     oset, note = None, ""
-    t1 = time.perf_counter()
     if not build_optimal_set:
         note = "not requested"
-    elif not problem.loss.strictly_convex:
-        note = (f"the {problem.loss.name} loss is not strictly convex: the optimal prediction need "
-                "not be unique (SPEC 4.6)")
-    elif chambers is None:
-        note = "all chambers are needed for the optimal set and enumerating them is unaffordable"
+    elif result.optimal_set_available:
+        note = result.optimal_set_available
     elif not certified:
         note = "the convex solution is not certified over all chambers"
     else:
-        from .optimal_set import optimal_set
-
-        try:
-            oset = optimal_set(problem, chambers, solution=sol, solver=solver)
-        except (InputError, SolverError) as exc:
-            note = f"optimal set unavailable: {exc}"
+        oset, note = result.try_optimal_set()
     if note and build_optimal_set:
         warnings.append(note)
     solver_obj = p_c
@@ -261,12 +255,11 @@ def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = "cla
         lower = (max(lower, float(oset.lower_bound)) if lower is not None
                  else float(oset.lower_bound))
     return ConvexReference(
-        problem=problem, patterns=patterns, chambers=chambers, solution=sol,
+        problem=problem, patterns=result.patterns, chambers=result.chambers, solution=sol,
         convex_objective=p_c, solver_objective=solver_obj, certified=certified, lower_bound=lower,
-        psi_objective=psi_obj,
-        optimal_set=oset, optimal_set_note=note,
-        seconds={"convex_seconds": convex_seconds,
-                 "optimal_set_seconds": time.perf_counter() - t1},
+        psi_objective=psi_obj, optimal_set=oset, optimal_set_note=note,
+        seconds={"convex_seconds": result.seconds["convex_seconds"],
+                 "optimal_set_seconds": result.seconds.get("optimal_set_seconds", 0.0)},
         warnings=tuple(warnings),
     )
 
@@ -554,7 +547,7 @@ def verify_training(
     method: str = "auto",
     n_samples: int | None = None,
     pattern_seed: int = 0,
-    solver: str = "clarabel",
+    solver: str = DEFAULT_SOLVER,
     solver_tol: float | None = None,
     train_method: str = "lbfgs-kinks",
     train_options: dict | None = None,
@@ -588,21 +581,15 @@ def verify_training(
     -------
     VerificationReport
     """
-    from .patterns import enumerate_patterns
-    from .solvers import get_solver, solver_options
+    from .api import solve
 
     if train_method not in TRAIN_METHODS:
         raise InputError(f"unknown training method {train_method!r}; "
                          f"choose one of {', '.join(TRAIN_METHODS)}")
-    get_solver(solver)  # bad names fail before any work
-    solver_options(solver, tol=solver_tol)
-    t0 = time.perf_counter()
-    if patterns is None:
-        patterns = enumerate_patterns(problem.X, method=method, n_samples=n_samples,
-                                      seed=pattern_seed)
-    t_pat = time.perf_counter() - t0
-    ref = convex_reference(problem, patterns, solver=solver, solver_tol=solver_tol,
-                           build_optimal_set=build_optimal_set)
+    result = solve(problem, patterns=method if patterns is None else patterns,
+                   n_samples=n_samples, seed=pattern_seed, solver=solver, tol=solver_tol)
+    t_pat = result.seconds.get("patterns_seconds", 0.0)
+    ref = reference_of(result, build_optimal_set=build_optimal_set)
     t1 = time.perf_counter()
     results = train_many(problem, width, seeds, train_method, on_result=on_result,
                          **(train_options or {}))

@@ -50,6 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..api import solve
     from ..optimal_set import optimal_set
 
     data, problem = load_problem(args)
@@ -58,9 +59,11 @@ def run(args) -> int:
         optimal_set(problem)
     found = patterns_from_args(args, problem.X)
     patterns = found.patterns
-    result = optimal_set(problem, patterns, solver=args.solver,
-                         max_vertex_candidates=args.max_vertex_candidates,
-                         max_chambers=args.max_chambers, milp_time_limit=args.milp_time_limit)
+    res = solve(problem, patterns=patterns, bias=args.bias, solver=args.solver,
+                max_chambers=args.max_chambers,
+                optimal_set_options={"max_vertex_candidates": args.max_vertex_candidates,
+                                     "milp_time_limit": args.milp_time_limit})
+    result = res.optimal_set
     record = {"data": data.name, **result.to_record(),
               "num_patterns_solved": patterns.p, "pattern_method": patterns.method,
               "seed": args.seed, "samples": args.samples}

@@ -53,26 +53,19 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..certificate import beta_max
-    from ..convex_program import ConvexProgram
-    from ..solvers import get_solver, solver_options
+    from ..api import solve
 
-    get_solver(args.solver)  # unknown / uninstalled solver: fail before any work
-    solver_options(args.solver, tol=args.tol, max_iters=args.max_iters)
     data, problem = load_problem(args)
     found = patterns_from_args(args, problem.X)
-    program = ConvexProgram(problem, found.patterns, max_chambers=args.max_chambers)
-    sol = program.solve(solver=args.solver, tol=args.tol, max_iters=args.max_iters,
-                        certify_tol=args.certify_tol)
-    chambers = program.chambers
-    warnings = list(sol.warnings)
+    res = solve(problem, patterns=found.patterns, bias=args.bias, solver=args.solver, tol=args.tol,
+                max_iters=args.max_iters, certify_tol=args.certify_tol,
+                max_chambers=args.max_chambers)
+    warnings = list(res.warnings)
     if found.warning:
         warnings.append(found.warning)
-    if chambers is None:
+    if not res.beta_max_complete:
         warnings.append("beta_max is computed over the sampled patterns only (a lower bound)")
-    record = {"data": data.name, **sol.to_record(),
-              "beta_max": beta_max(problem, chambers if chambers is not None else found.patterns),
-              "beta_max_complete": chambers is not None,
+    record = {"data": data.name, **res.to_dict(),
               "pattern_seconds": found.seconds, "pattern_cache_hit": found.hit,
               "seed": args.seed, "samples": args.samples, "method": args.method,
               "warnings": warnings}

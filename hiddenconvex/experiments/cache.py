@@ -29,20 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .._arrangement import _group_words, _pack, _reduce, cover_count
+from .._linalg import _mm, _unit_rows, pow2_scaled
 from ..errors import check_matrix
 from ..patterns import (
     DEFAULT_MAX_EXACT,
     DEFAULT_N_SAMPLES,
     Patterns,
-    _group_words,
-    _mm,
-    _pack,
-    _reduce,
-    _unit_rows,
     _validate_args,
-    cover_count,
     enumerate_patterns,
-    pow2_scaled,
 )
 
 __all__ = [
