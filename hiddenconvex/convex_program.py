@@ -24,7 +24,7 @@ Three exact reductions keep the model small and well conditioned:
 * zero fit: patterns whose active rows are all zero rows of X (e.g. D = 0) have zero fit; their
   blocks are 0 at every optimum and are left out of the model;
 * facets: each chamber cone is described by its facet rows only
-  (:func:`hiddenconvex.certificate.chamber_facets`, needs the complete chamber list) instead of all
+  (:func:`hiddenconvex.facets.chamber_facets`, needs the complete chamber list) instead of all
   n rows. At the apex w = 0 — where most blocks sit at the optimum — every defining row is active;
   with all n rows interior-point solvers often stall on the logistic loss (exponential cone).
   Without a complete chamber list every nonzero row is kept (still exact).
@@ -49,12 +49,12 @@ from .certificate import (
     DEFAULT_MAX_CHAMBERS,
     Certificate,
     certify,
-    chamber_facets,
     complete_chambers,
     correlation_bound,
     max_correlation,
 )
 from .errors import InputError, SolverError, check_beta, check_seed
+from .facets import chamber_facets
 from .objective import ObjectiveValue, Problem, objective
 from .patterns import Patterns
 from .solvers import SolverInfo, get_solver, solver_options, solver_version
@@ -307,7 +307,7 @@ class ConvexProgram:
         Limit for enumerating the chambers of an incomplete list (``None``: no limit).
     facets : bool
         Describe each chamber cone by its facet rows only
-        (:func:`~hiddenconvex.certificate.chamber_facets`: from the complete chamber list when
+        (:func:`~hiddenconvex.facets.chamber_facets`: from the complete chamber list when
         known, else from the patterns' witnesses). ``False`` keeps every nonzero row (same
         program, larger and harder for interior-point solvers).
 

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 from scipy.optimize import linprog
+from tolerances import EPS, rounding
 
 from hiddenconvex import Patterns
 
@@ -145,3 +146,45 @@ def cover_count(n: int, r: int) -> int:
 def sign_set(P: Patterns) -> set[bytes]:
     """The patterns of ``P`` as a set of byte strings (for order-free comparison)."""
     return {P.D[:, k].tobytes() for k in range(P.p)}
+
+
+def qp_projection(g, A, with_active=False):
+    """Π_{Au >= 0}(g) by brute force over active sets (independent of the NNLS route).
+
+    The projection is the orthogonal projection of g onto the null space of some subset S of the
+    rows (its active constraints); among the feasible candidates it is the one closest to g.
+    A candidate counts as feasible when every row is ≥ −(rounding of A u: d-term dot products of
+    size ‖A_j‖‖u‖, and of the null-space projection, κ(A_S) eps ‖g‖). ``with_active``: also
+    return S (the active rows of the projection).
+    """
+    m, d = A.shape
+    best, best_dist, best_S = None, np.inf, ()
+    for size in range(0, min(m, d) + 1):
+        for S in itertools.combinations(range(m), size):
+            if S:
+                _, s, Vt = np.linalg.svd(A[list(S)])
+                rank = int(np.sum(s > s[0] * max(A.shape) * EPS))  # numerical rank
+                N = Vt[rank:].T  # basis of null(A_S)
+                u = N @ (N.T @ g)
+                kappa = s[0] / s[rank - 1]
+            else:
+                u, kappa = g.copy(), 1.0
+            slack = rounding(np.linalg.norm(A, axis=1) * np.linalg.norm(g), 16 * d) * kappa
+            if np.all(A @ u >= -slack):
+                dist = np.linalg.norm(u - g)
+                if dist < best_dist - rounding(np.linalg.norm(g), 16 * d):
+                    best, best_dist, best_S = u, dist, S
+    return (best, best_S) if with_active else best
+
+
+def projection_error(g, A, S) -> float:
+    """Rounding bound of a projection onto {Au ≥ 0} with active rows S, by either route (NNLS on
+    the polar cone, or the null space of A_S): both solve a least-squares problem on A_S, which
+    is backward stable, so the error is ≲ c·eps·κ(A_S)·‖g‖ with c = 16(m + d)."""
+    m, d = A.shape
+    kappa = 1.0
+    if len(S):
+        sv = np.linalg.svd(A[list(S)], compute_uv=False)
+        sv = sv[sv > sv[0] * max(A.shape) * EPS]
+        kappa = sv[0] / sv[-1]
+    return rounding(np.linalg.norm(g), 16 * (m + d)) * kappa

@@ -5,14 +5,12 @@ dense sweep of the unit circle, chambers by brute force (tests/oracles.py), valu
 forms of tests/reference_problems.py.
 """
 
-import itertools
 
 import numpy as np
 import pytest
-from oracles import brute_chambers, incremental_chambers
+from oracles import brute_chambers, incremental_chambers, projection_error, qp_projection
 from reference_problems import O22, get
 from tolerances import (
-    EPS,
     IP_RANDOM,
     IP_REFERENCE,
     certified_excess,
@@ -31,54 +29,12 @@ from hiddenconvex.certificate import (
     beta_max,
     block_correlations,
     certify,
-    chamber_bound,
     cone_projections,
     max_correlation,
     project_cone,
 )
 from hiddenconvex.convex_program import solve_convex
-
-
-def qp_projection(g, A, with_active=False):
-    """Π_{Au >= 0}(g) by brute force over active sets (independent of the NNLS route).
-
-    The projection is the orthogonal projection of g onto the null space of some subset S of the
-    rows (its active constraints); among the feasible candidates it is the one closest to g.
-    A candidate counts as feasible when every row is ≥ −(rounding of A u: d-term dot products of
-    size ‖A_j‖‖u‖, and of the null-space projection, κ(A_S) eps ‖g‖). ``with_active``: also
-    return S (the active rows of the projection).
-    """
-    m, d = A.shape
-    best, best_dist, best_S = None, np.inf, ()
-    for size in range(0, min(m, d) + 1):
-        for S in itertools.combinations(range(m), size):
-            if S:
-                _, s, Vt = np.linalg.svd(A[list(S)])
-                rank = int(np.sum(s > s[0] * max(A.shape) * EPS))  # numerical rank
-                N = Vt[rank:].T  # basis of null(A_S)
-                u = N @ (N.T @ g)
-                kappa = s[0] / s[rank - 1]
-            else:
-                u, kappa = g.copy(), 1.0
-            slack = rounding(np.linalg.norm(A, axis=1) * np.linalg.norm(g), 16 * d) * kappa
-            if np.all(A @ u >= -slack):
-                dist = np.linalg.norm(u - g)
-                if dist < best_dist - rounding(np.linalg.norm(g), 16 * d):
-                    best, best_dist, best_S = u, dist, S
-    return (best, best_S) if with_active else best
-
-
-def projection_error(g, A, S) -> float:
-    """Rounding bound of a projection onto {Au ≥ 0} with active rows S, by either route (NNLS on
-    the polar cone, or the null space of A_S): both solve a least-squares problem on A_S, which
-    is backward stable, so the error is ≲ c·eps·κ(A_S)·‖g‖ with c = 16(m + d)."""
-    m, d = A.shape
-    kappa = 1.0
-    if len(S):
-        sv = np.linalg.svd(A[list(S)], compute_uv=False)
-        sv = sv[sv > sv[0] * max(A.shape) * EPS]
-        kappa = sv[0] / sv[-1]
-    return rounding(np.linalg.norm(g), 16 * (m + d)) * kappa
+from hiddenconvex.patterns import cover_bound
 
 
 def sweep_M(X, lam, k=200_001):
@@ -204,10 +160,10 @@ def test_bad_pattern_shapes():
         max_correlation(X, np.array([1.0, np.nan]), np.ones((2, 2), bool))
 
 
-def test_chamber_bound():
-    assert chamber_bound(np.random.default_rng(0).standard_normal((7, 4))) == 84  # Cover C(7, 4)
-    assert chamber_bound(np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])) == 2  # rank 1
-    assert chamber_bound(np.zeros((3, 2))) == 1
+def test_cover_bound():
+    assert cover_bound(np.random.default_rng(0).standard_normal((7, 4))) == 84  # Cover C(7, 4)
+    assert cover_bound(np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])) == 2  # rank 1
+    assert cover_bound(np.zeros((3, 2))) == 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -469,69 +425,3 @@ def test_certificate_record_and_network_candidates():
 # facets of the chamber cones (used by the convex program and the projections)
 
 
-def lp_facet_hyperplanes(X, D):
-    """Oracle: hyperplane x_j^⊥ is a facet of the cone of pattern k iff some u satisfies every
-    other hyperplane's inequality and violates row j (HiGHS LP per pattern and row)."""
-    from scipy.optimize import linprog
-
-    n, d = X.shape
-    norms = np.linalg.norm(X, axis=1)
-    nz = norms > 0
-    # parallel rows (|cos| = 1: built as exact multiples here) up to the rounding of the d-term
-    # dot products and norms; random rows are far from parallel
-    same = (np.abs(np.abs(X @ X.T) - np.outer(norms, norms))
-            <= 16 * d * EPS * np.outer(norms, norms))
-    same &= np.outer(nz, nz)  # rows on the same hyperplane (zero rows lie on none)
-    F = np.zeros(D.shape, dtype=bool)
-    for k in range(D.shape[1]):
-        A = np.where(D[:, k], 1.0, -1.0)[:, None] * X
-        for j in np.flatnonzero(nz):
-            others = nz & ~same[j]
-            res = linprog(np.zeros(d), A_ub=np.vstack([-A[others], A[j]]),
-                          b_ub=np.r_[np.zeros(others.sum()), -1.0], bounds=[(-1e4, 1e4)] * d,
-                          method="highs")
-            F[j, k] = res.status == 0
-    return F, same
-
-
-@pytest.mark.parametrize("n,d,seed,extra", [(6, 2, 0, False), (7, 3, 1, False), (8, 3, 2, True),
-                                            (6, 4, 3, True)])
-def test_chamber_facets_match_lp_oracle(n, d, seed, extra):
-    from hiddenconvex.certificate import chamber_facets
-
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    if extra:  # a positively parallel, an anti-parallel and a zero row
-        X = np.vstack([X, 2.5 * X[0], -0.5 * X[1], np.zeros(d)])
-    ch = brute_chambers(X)
-    oracle, same = lp_facet_hyperplanes(X, ch.D)
-    for F in (chamber_facets(X, ch, ch), chamber_facets(X, ch)):  # look-up / witnesses
-        assert not F[~np.any(X != 0, axis=1)].any()  # zero rows are never needed
-        assert np.all(oracle[F])  # every kept row is a facet ...
-        covered = (same.astype(int) @ F.astype(int)) > 0
-        np.testing.assert_array_equal(covered, oracle)  # ... and every facet is represented
-        # the facet rows alone give the same cone: same projections as with all rows
-        lam = rng.standard_normal(X.shape[0])
-        # the same cones: both projections are exact up to their rounding (projection_error of
-        # each block's g with its active set, brute force)
-        Pf, Pa = cone_projections(X, lam, ch, facets=F), cone_projections(X, lam, ch.D)
-        for b in range(2 * ch.p):
-            k, gamma = b % ch.p, (1.0 if b < ch.p else -1.0)
-            A = np.where(ch.D[:, k], 1.0, -1.0)[:, None] * X
-            A = A[np.any(X != 0, axis=1)]
-            g = gamma * X.T @ (ch.D[:, k] * lam)
-            _, S = qp_projection(g, A, with_active=True)
-            assert np.linalg.norm(Pf[b] - Pa[b]) <= 2 * projection_error(g, A, S)
-
-
-def test_chamber_facets_non_chambers_and_incomplete_lists():
-    from hiddenconvex.certificate import chamber_facets
-
-    X = np.random.default_rng(0).standard_normal((5, 2))
-    ch = brute_chambers(X)
-    D = np.column_stack([ch.D[:, 0], np.ones(5, bool)])  # all-ones is not a chamber here
-    assert not any(np.array_equal(ch.D[:, k], D[:, 1]) for k in range(ch.p))
-    F = chamber_facets(X, D, ch)
-    assert F[:, 0].sum() == 2 and F[:, 1].all()  # a 2-D chamber has 2 facets; others keep all
-    with pytest.raises(InputError, match="not the complete chamber list"):
-        chamber_facets(X, ch, ch.D[:, :2])
