@@ -3,8 +3,9 @@
 
     python scripts/stability_experiment.py [--k K ...] [--r R] [--out results/stability]
 
-1. For every example and k, computes exactly (hiddenconvex.pathologies.evaluate_pathology) the
-   realization distance |g_k - R(Γ)|_{W^{1,∞}}, the uniform distance on (-1,1)^d, the best parameter
+1. For every example and k, computes exactly
+   (hiddenconvex.stability.pathologies.evaluate_pathology) the realization distance
+   |g_k - R(Γ)|_{W^{1,∞}}, the uniform distance on (-1,1)^d, the best parameter
    distance min ||Φ - Γ||_∞ over realizations Φ of g_k that the code finds (certified minimal where
    ``parameter_distance_is_minimum``), and lower bounds, and writes one tidy row per (example, k) to
    ``<out>/examples.csv`` (atomic: temp file + os.replace) with provenance columns (package,
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
 import sys
 from pathlib import Path
 
@@ -58,23 +58,14 @@ def write_csv(rows: list[dict], path: Path) -> None:
     """One tidy row per (example, k), written atomically (full precision floats)."""
     import pandas as pd
 
-    from hiddenconvex.experiments.runner import atomic_write
+    from hiddenconvex.experiments.atomic import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.17g"))
 
 
-def _usual_permissions(paths) -> None:
-    """The atomic writers create files via mkstemp (mode 0600); give them the mode a plain
-    ``open`` would (0666 minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in paths:
-        os.chmod(path, 0o666 & ~umask)
-
-
 def _save(fig, path: Path) -> None:
-    from hiddenconvex.experiments.runner import atomic_path
+    from hiddenconvex.experiments.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
@@ -242,7 +233,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory")
     args = ap.parse_args(argv)
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments.runner import atomic_write
+    from hiddenconvex.experiments.atomic import atomic_write
 
     out = Path(args.out)
     try:
@@ -258,7 +249,6 @@ def main(argv=None) -> int:
              "`scripts/stability_experiment.py`.", ""]
     lines += [f"* `{name}` — {cap}" for name, cap in made]
     atomic_write(out / "captions.md", "\n".join(lines) + "\n")
-    _usual_permissions([csv, out / "captions.md"] + [out / name for name, _ in made])
     print(f"wrote {csv} ({len(rows)} rows) and {len(made)} figures to {out}/")
     return 0
 

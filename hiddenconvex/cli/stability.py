@@ -11,7 +11,7 @@ from __future__ import annotations
 from .common import HelpFormatter, positive_float, print_json
 
 DEFAULT_K = [1, 2, 3, 5, 10]
-EXAMPLE_NAMES = ("2.1", "2.2", "2.3", "2.4", "2.5")  # = hiddenconvex.pathologies.EXAMPLES (lazy)
+EXAMPLE_NAMES = ("2.1", "2.2", "2.3", "2.4", "2.5")  # = stability.pathologies.EXAMPLES (lazy)
 TABLE_COLUMNS = ["example", "k", "realization_distance", "sup_distance", "parameter_distance",
                  "parameter_distance_canonical", "parameter_distance_is_minimum",
                  "parameter_lower_bound"]

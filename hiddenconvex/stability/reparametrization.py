@@ -1,29 +1,25 @@
-r"""Inverse stability of shallow ReLU parametrizations (paper B: Berner, Elbrächter & Grohs, NeurIPS
-2019; SPEC §5).
+r"""Inverse stability of shallow ReLU parametrizations: the reparametrizations of Theorems 3.1 and
+3.3 (paper B: Berner, Elbrächter & Grohs, NeurIPS 2019; SPEC §5.1, §5.5, §5.6).
 
 The realization map :math:`R` is (s, α) *inverse stable* on Ω if for all Γ ∈ Ω and g ∈ R(Ω) there is
 Φ ∈ Ω with R(Φ) = g and :math:`\|\Phi - \Gamma\|_\infty \le s\,\|g - R(\Gamma)\|^\alpha` (Def 1.1).
 This module implements, for the biasless shallow space :math:`N_{(d,m,D)}`
-(:class:`~hiddenconvex.shallow.ShallowNetwork`) and the semi-norm :math:`|\cdot|_{W^{1,\infty}}`
-(computed exactly by :func:`~hiddenconvex.sobolev.seminorm`):
+(:class:`~hiddenconvex.stability.shallow.ShallowNetwork`) and the semi-norm
+:math:`|\cdot|_{W^{1,\infty}}` (computed exactly by
+:func:`~hiddenconvex.stability.sobolev.seminorm`):
 
-* the restricted spaces N' (balanced + C.2, eq. (36)) and N* (Def 3.2) with membership tests;
-* the augmentation of Lemma A.6 / Corollary 1.4: any biased Θ ∈ P_(d,m,D) becomes Γ ∈ N*_(d+2,m+1,D)
-  with :math:`R(\Gamma)(x, 1, -1) = R(\Theta)(x)` (SPEC §5.4 construction [R]);
-* the reparametrizations Φ of Theorem 3.1 (at Γ, D = 1, conditions C.1–C.3; bound
-  :math:`\beta + 2\varepsilon^{1/2}`; the constructive proof of SPEC §5.5 or the best Φ with one
-  neuron per direction of g) and Theorem 3.3 (uniform on N*, bound :math:`4\varepsilon^{1/2}`;
-  the matching construction of SPEC §5.6 or the best Φ in N*), returned with the bound checked
-  (:class:`Reparametrization`);
-* the rescaling-orbit distance: the minimum of :math:`\|\Phi - \Gamma\|_\infty` over all
-  permutations and positive per-neuron rescalings Φ of Θ, computed exactly (per-neuron 1-D
-  minimization by breakpoints, then a bottleneck assignment), with a certificate of when that orbit
-  contains every realization of R(Θ) of the same width;
+* the hypotheses C.1–C.3 of Theorem 3.1 (:func:`theorem_3_1_conditions`);
+* the reparametrizations Φ of Theorem 3.1 (at Γ, D = 1; bound :math:`\beta + 2\varepsilon^{1/2}`;
+  the constructive proof of SPEC §5.5 or the best Φ with one neuron per direction of g) and
+  Theorem 3.3 (uniform on N*, :mod:`~hiddenconvex.stability.spaces`; bound
+  :math:`4\varepsilon^{1/2}`; the matching construction of SPEC §5.6 or the best Φ in N*),
+  returned with the bound checked (:class:`Reparametrization`); the best Φ comes from the exact
+  rescaling-orbit distance of :mod:`~hiddenconvex.stability.orbits`;
 * Prop 1.2's radius :math:`(r/s)^{1/\alpha}`.
 
-Tolerances: directions are compared with :data:`~hiddenconvex.shallow.DIRECTION_TOL` on ∞-normalized
-vectors; "balanced" with :data:`~hiddenconvex.shallow.BALANCE_TOL`; ``holds`` allows a rounding
-slack ``1e-9·bound + 1e-12·max(1, ‖Γ‖, ‖Θ‖)``. Pure NumPy/SciPy; no I/O.
+Tolerances: directions are compared with
+:data:`~hiddenconvex.stability.shallow.DIRECTION_TOL` on ∞-normalized vectors; ``holds`` allows a
+rounding slack ``_SLACK_REL·bound + _SLACK_ABS·max(1, ‖Γ‖, ‖Θ‖)``. Pure NumPy/SciPy; no I/O.
 """
 
 from __future__ import annotations
@@ -32,387 +28,47 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError, SolverError
+from .orbits import bottleneck_assignment, rescaling_orbit_distance
 from .shallow import (
-    BALANCE_TOL,
     DIRECTION_TOL,
-    BiasedShallowNetwork,
     ShallowNetwork,
-    balance,
-    balance_violation,
     check_network,
     check_same_architecture,
     direction_groups,
-    hyperplane_groups,
-    live_neurons,
-    merge_redundant,
     neuron_norms,
     normalized_directions,
     parameter_distance,
     zero_dead,
-    zero_sum_subsets,
 )
 from .sobolev import seminorm_distance
+from .spaces import (
+    opposite_pairs,
+    positively_parallel_pairs,
+    restricted_space_violations,
+    to_restricted,
+)
 
 __all__ = [
-    "positively_parallel_pairs", "opposite_pairs", "restricted_space_violations",
-    "in_restricted_space", "in_star_space", "to_restricted", "augment", "lift_inputs",
-    "best_rescaling", "neuron_rescaling", "bottleneck_assignment", "OrbitDistance",
-    "rescaling_orbit_distance", "realizations_are_orbit", "StabilityConditions",
-    "theorem_3_1_conditions", "Reparametrization", "reparametrize_at", "reparametrize_uniform",
-    "realization_radius",
+    "StabilityConditions", "theorem_3_1_conditions", "Reparametrization", "reparametrize_at",
+    "reparametrize_uniform", "realization_radius",
 ]
 
+#: Relative slack of ``holds`` and of C.1 (distance ≤ bound, ‖c_i a_i‖ ≤ 2ε): ε is a sum of at most
+#: 2m rounded products (relative error ~ m·eps), far below 1e-9 for any width that fits in memory.
 _SLACK_REL = 1e-9
+#: Absolute slack per unit of max(1, ‖Γ‖, ‖Θ‖): entries of Φ − Γ are rescaled entries of size ‖Γ‖,
+#: ‖Θ‖, rounded at a few eps of that size (≪ 1e-12).
 _SLACK_ABS = 1e-12
+#: κ_H = Σ_j c_j‖a_j‖_∞ of a direction counts as 0 (the direction is absent from g) when it cancels
+#: below this fraction of its largest term; a sum of ≤ m terms rounds at ~ m·eps of that term.
+_KAPPA_ZERO_RTOL = 1e-12
 
 
 def _holds(distance: float, bound: float, *nets: ShallowNetwork) -> bool:
     scale = max([1.0] + [n.norm() for n in nets])
     return bool(distance <= bound * (1 + _SLACK_REL) + _SLACK_ABS * scale)
-
-
-# ----------------------------------------------------------------------- pairs of directions
-def positively_parallel_pairs(A, tol: float = DIRECTION_TOL) -> list[tuple[int, int]]:
-    """Pairs i < j of nonzero rows with :math:`\\hat a_i = \\hat a_j` (violations of C.2)."""
-    Ahat, norms = normalized_directions(np.asarray(A, dtype=float))
-    nz = np.flatnonzero(norms > 0)
-    return [(int(i), int(j)) for a, i in enumerate(nz) for j in nz[a + 1:]
-            if np.max(np.abs(Ahat[i] - Ahat[j])) <= tol]
-
-
-def opposite_pairs(A, B=None, tol: float = DIRECTION_TOL) -> list[tuple[int, int]]:
-    """Pairs of nonzero rows with :math:`\\hat a_i = -\\hat b_j`.
-
-    Within A (i < j) when ``B`` is None, else between row i of A and row j of B.
-    """
-    Ahat, na = normalized_directions(np.asarray(A, dtype=float))
-    if B is None:
-        nz = np.flatnonzero(na > 0)
-        return [(int(i), int(j)) for a, i in enumerate(nz) for j in nz[a + 1:]
-                if np.max(np.abs(Ahat[i] + Ahat[j])) <= tol]
-    Bhat, nb = normalized_directions(np.asarray(B, dtype=float))
-    return [(int(i), int(j)) for i in np.flatnonzero(na > 0) for j in np.flatnonzero(nb > 0)
-            if np.max(np.abs(Ahat[i] + Bhat[j])) <= tol]
-
-
-# ----------------------------------------------------------------------------- N' and N*
-def restricted_space_violations(net: ShallowNetwork, *, star: bool = False,
-                                tol: float = DIRECTION_TOL,
-                                rtol: float = BALANCE_TOL) -> tuple[str, ...]:
-    """Reasons why ``net`` is not in N' (``star=False``) or N* (``star=True``); empty if it is.
-
-    N' = balanced (‖c_i‖_∞ = ‖a_i‖_∞) and C.2 (no two nonzero directions positively parallel);
-    N* = N' and :math:`(a_i)_{d-1} > 0`, :math:`(a_i)_d > 0` for ALL neurons (Def 3.2).
-    """
-    check_network(net, "net")
-    out: list[str] = []
-    bad = np.flatnonzero(balance_violation(net) > rtol)
-    if bad.size:
-        out.append(f"not balanced: neurons {bad.tolist()}")
-    pairs = positively_parallel_pairs(net.A, tol)
-    if pairs:
-        out.append(f"C.2 fails: positively parallel directions {pairs}")
-    if star:
-        if net.d < 2:
-            out.append("N* needs input dimension d >= 2")
-        else:
-            neg = np.flatnonzero((net.A[:, -2] <= 0) | (net.A[:, -1] <= 0))
-            if neg.size:
-                out.append(f"last two coordinates not > 0 for neurons {neg.tolist()}")
-    return tuple(out)
-
-
-def in_restricted_space(net: ShallowNetwork, **kw) -> bool:
-    """Γ ∈ N'_(d,m,D) (eq. (36))."""
-    return not restricted_space_violations(net, star=False, **kw)
-
-
-def in_star_space(net: ShallowNetwork, **kw) -> bool:
-    """Γ ∈ N*_(d,m,D) (Def 3.2)."""
-    return not restricted_space_violations(net, star=True, **kw)
-
-
-def to_restricted(net: ShallowNetwork, tol: float = DIRECTION_TOL) -> ShallowNetwork:
-    """A representative in N' of the same realization: merge (eq. (87)) then balance."""
-    return balance(merge_redundant(net, tol))
-
-
-# --------------------------------------------------------------------- Lemma A.6 augmentation
-def lift_inputs(X) -> np.ndarray:
-    """The slice map :math:`x \\mapsto (x, 1, -1)`; X of shape (n, d) → (n, d+2) (or (d,) →
-    (d+2,))."""
-    Xa = np.asarray(X, dtype=float)
-    if Xa.ndim == 1:
-        return np.concatenate([Xa, [1.0, -1.0]])
-    if Xa.ndim != 2:
-        raise InputError(f"X must have shape (n, d) or (d,), got {Xa.shape}")
-    return np.hstack([Xa, np.ones((Xa.shape[0], 1)), -np.ones((Xa.shape[0], 1))])
-
-
-def augment(theta: BiasedShallowNetwork, tol: float = DIRECTION_TOL) -> ShallowNetwork:
-    """Lemma A.6 / Cor 1.4: Γ ∈ N*_(d+2, m+1, D) with :math:`R(\\Gamma)(x,1,-1) = R(\\Theta)(x)`.
-
-    Construction of SPEC §5.4 [R]: (1) neurons with a_i = 0 are constants, moved into the output
-    bias; (2) positively parallel affine rows (a_j, b_j) = τ(a_i, b_i) are merged (c_i += τ c_j) and
-    neurons with c_i = 0 dropped; (3) each remaining neuron becomes :math:`\\tilde a_i = (a_i, b_i^+
-    + 1, b_i^- + 1)`; (4) the output bias b_2 ≠ 0 becomes the neuron ((0_d, 2, 1), b_2) (value ρ(1)
-    = 1 on the slice); (5) free slots get dummies ((0_d, 1, 1 + j), e_1), j = 1, 2, … (value ρ(−j) =
-    0 on the slice); (6) all neurons are balanced.
-
-    Parameters
-    ----------
-    theta : BiasedShallowNetwork
-        Θ = ((A_1, b_1), (A_2, b_2)) ∈ P_(d,m,D).
-
-    Returns
-    -------
-    ShallowNetwork
-        Γ ∈ N*_(d+2,m+1,D). Off the slice {(x, 1, −1)} R(Γ) differs from anything related to Θ.
-    """
-    if not isinstance(theta, BiasedShallowNetwork):
-        raise InputError(f"theta must be a BiasedShallowNetwork, got {type(theta).__name__}")
-    d, m, D = theta.d, theta.width, theta.out_dim
-    b2 = theta.b2.copy()
-    A2 = theta.A2.copy()
-    const = np.max(np.abs(theta.A1), axis=1) == 0
-    for i in np.flatnonzero(const):
-        b2 += A2[:, i] * max(theta.b1[i], 0.0)  # step 1
-    rows = np.column_stack([theta.A1, theta.b1])  # affine rows (a_i, b_i)
-    rows[const] = 0.0
-    neurons: list[tuple[np.ndarray, np.ndarray]] = []
-    _, norms = normalized_directions(rows)
-    for g in direction_groups(rows, tol):  # step 2 (constants have zero rows: no group)
-        i = g[0]
-        c = (A2[:, g] * (norms[g] / norms[i])[None, :]).sum(axis=1)
-        if np.any(c != 0):
-            a, b = theta.A1[i], theta.b1[i]
-            neurons.append((np.concatenate([a, [max(b, 0.0) + 1.0, max(-b, 0.0) + 1.0]]), c))  # 3
-    if np.any(b2 != 0):  # step 4
-        neurons.append((np.concatenate([np.zeros(d), [2.0, 1.0]]), b2))
-    if len(neurons) > m + 1:  # cannot happen: at most m neuron slots + 1 bias
-        raise SolverError("augmentation produced more than m + 1 neurons")
-    e1 = np.zeros(D)
-    e1[0] = 1.0
-    j = 1
-    while len(neurons) < m + 1:  # step 5
-        neurons.append((np.concatenate([np.zeros(d), [1.0, 1.0 + j]]), e1.copy()))
-        j += 1
-    A = np.array([a for a, _ in neurons])
-    C = np.array([c for _, c in neurons]).T
-    return balance(ShallowNetwork(A, C))  # step 6
-
-
-# ------------------------------------------------------------------- rescalings and assignment
-def _branches(a, c, a_ref, c_ref) -> np.ndarray:
-    """Rows (α, β, γ) of the functions α t + β + γ/t whose max is F(t) (see best_rescaling)."""
-    rows = []
-    for al, rl in zip(a, a_ref, strict=True):
-        rows += [(al, -rl, 0.0), (-al, rl, 0.0)]
-    for ck, sk in zip(c, c_ref, strict=True):
-        rows += [(0.0, -sk, ck), (0.0, sk, -ck)]
-    return np.array(rows, dtype=float)
-
-
-def best_rescaling(a, c, a_ref, c_ref) -> tuple[float, float]:
-    """Exact :math:`\\min_{t>0} F(t)`, :math:`F(t) = \\max(\\|t a - a_{ref}\\|_\\infty,
-    \\|c/t - c_{ref}\\|_\\infty)`: the best positive rescaling :math:`(ta, c/t)` of one neuron.
-
-    F is the max of the functions ±(t a_l − a_ref,l) and ±(c_k/t − c_ref,k); each |·| term is
-    monotone-then-monotone in t, so F is quasi-convex, and coercive when a ≠ 0 and c ≠ 0. Its
-    minimum is attained where an increasing and a decreasing branch cross or on a plateau of a
-    constant branch, whose ends are crossings too. All crossings (roots of
-    :math:`(\\alpha_i-\\alpha_j)t^2 + (\\beta_i-\\beta_j)t + (\\gamma_i-\\gamma_j) = 0`, t > 0) are
-    evaluated.
-
-    Parameters
-    ----------
-    a, a_ref : array, shape (d,)
-    c, c_ref : array, shape (D,)
-
-    Returns
-    -------
-    (t, value) : the minimizer and the minimum.
-    """
-    a = np.atleast_1d(np.asarray(a, dtype=float))
-    c = np.atleast_1d(np.asarray(c, dtype=float))
-    a_ref = np.atleast_1d(np.asarray(a_ref, dtype=float))
-    c_ref = np.atleast_1d(np.asarray(c_ref, dtype=float))
-    if a.shape != a_ref.shape or c.shape != c_ref.shape:
-        raise InputError("best_rescaling: shapes of a/a_ref or c/c_ref differ")
-    if not np.any(a != 0) or not np.any(c != 0):
-        raise InputError("best_rescaling needs a nonzero neuron (a != 0 and c != 0)")
-    B = _branches(a, c, a_ref, c_ref)
-    i, j = np.triu_indices(B.shape[0], k=1)
-    qa, qb, qc = (B[i, 0] - B[j, 0]), (B[i, 1] - B[j, 1]), (B[i, 2] - B[j, 2])
-    cand = [np.array([1.0])]
-    lin = (qa == 0) & (qb != 0)
-    cand.append(-qc[lin] / qb[lin])
-    quad = qa != 0
-    disc = qb[quad] ** 2 - 4 * qa[quad] * qc[quad]
-    okd = disc >= 0
-    qa2, qb2, qc2, sq = qa[quad][okd], qb[quad][okd], qc[quad][okd], np.sqrt(disc[okd])
-    # numerically stable roots: q = -(b + sign(b) sqrt(disc))/2, roots q/a and c/q
-    q = -0.5 * (qb2 + np.where(qb2 >= 0, 1.0, -1.0) * sq)
-    cand.append(q[q != 0] / qa2[q != 0])
-    nzq = q != 0
-    cand.append(qc2[nzq] / q[nzq])
-    t = np.concatenate(cand)
-    t = t[np.isfinite(t) & (t > 0)]
-    F = np.maximum(np.max(np.abs(np.outer(t, a) - a_ref), axis=1),
-                   np.max(np.abs(np.outer(1.0 / t, c) - c_ref), axis=1))
-    k = int(np.argmin(F))
-    return float(t[k]), float(F[k])
-
-
-def bottleneck_assignment(cost) -> tuple[np.ndarray, float]:
-    """Permutation minimizing :math:`\\max_i \\text{cost}[i, \\pi(i)]` (ties: least total cost).
-
-    Parameters
-    ----------
-    cost : array, shape (n, n)
-
-    Returns
-    -------
-    perm : int array, shape (n,)
-        ``perm[i]`` = column assigned to row i.
-    value : float
-        The bottleneck value (0 for n = 0).
-    """
-    C = np.asarray(cost, dtype=float)
-    if C.ndim != 2 or C.shape[0] != C.shape[1]:
-        raise InputError(f"cost must be a square matrix, got shape {C.shape}")
-    n = C.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=int), 0.0
-    if not np.all(np.isfinite(C)):
-        raise InputError("cost contains NaN or inf")
-    levels = np.unique(C)
-
-    def feasible(tau: float) -> bool:
-        r, col = linear_sum_assignment((C > tau).astype(float))
-        return bool(np.sum((C > tau)[r, col]) == 0)
-
-    lo, hi = 0, levels.size - 1  # levels[hi] is always feasible
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if feasible(levels[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    tau = levels[lo]
-    big = np.where(C > tau, C.sum() + 1.0 + n * np.abs(C).max(), C)
-    r, col = linear_sum_assignment(big)
-    perm = np.empty(n, dtype=int)
-    perm[r] = col
-    return perm, float(np.max(C[np.arange(n), perm]))
-
-
-@dataclass(frozen=True)
-class OrbitDistance:
-    """Minimum of :math:`\\|\\Phi - \\Gamma\\|_\\infty` over the rescaling orbit of Θ.
-
-    The orbit: permutations of Θ's neurons, positive per-neuron rescalings :math:`(t a_i, c_i/t)`,
-    and replacement of a dead neuron (a_i = 0 or c_i = 0) by any dead neuron.
-
-    Attributes
-    ----------
-    value : float
-        The exact minimum over the orbit.
-    phi : ShallowNetwork
-        A minimizer (realizes R(Θ)).
-    perm : int array, shape (m,)
-        Slot i of Φ holds neuron ``perm[i]`` of Θ.
-    scales : array, shape (m,)
-        The rescaling t of each slot (NaN for dead neurons).
-    complete : bool
-        True when the orbit provably contains EVERY width-m realization of R(Θ)
-        (:func:`realizations_are_orbit`), so ``value`` is the minimum over all of them.
-    """
-
-    value: float
-    phi: ShallowNetwork
-    perm: np.ndarray
-    scales: np.ndarray
-    complete: bool
-
-    def to_record(self) -> dict:
-        return {"orbit_distance": self.value, "perm": self.perm.tolist(),
-                "scales": self.scales.tolist(), "complete": self.complete}
-
-
-def realizations_are_orbit(theta: ShallowNetwork, tol: float = DIRECTION_TOL) -> bool:
-    """True when a sufficient condition holds for: every Φ ∈ N_(d,m,D) (m = width of Θ) with
-    R(Φ) = R(Θ) is a permutation plus positive rescalings of Θ's neurons (False: not certified).
-
-    The condition (proof: the m kink hyperplanes of R(Θ) each need a neuron, so each
-    Φ neuron sits on one of them with the same jump :math:`c_ia_i^T`; a neuron pointing to the other
-    side differs by the linear function :math:`c_i\\langle a_i, x\\rangle`, so the flipped set J
-    must have :math:`\\sum_J c_ia_i^T = 0`, Lemma A.5): every neuron has a_i ≠ 0 and c_i ≠ 0, the
-    hyperplanes :math:`a_i^\\perp` are pairwise distinct, and no nonempty subset has :math:`\\sum_J
-    c_i a_i^T = 0`.
-    """
-    check_network(theta, "theta")
-    if theta.width == 0:
-        return True
-    if not np.all(live_neurons(theta)):
-        return False
-    normals, _, _ = hyperplane_groups(theta.A, tol)
-    if normals.shape[0] != theta.width:
-        return False
-    return not zero_sum_subsets(theta)
-
-
-def neuron_rescaling(a, c, a_ref, c_ref) -> tuple[np.ndarray, np.ndarray, float]:
-    """The neuron computing the same function as (a, c) closest to (a_ref, c_ref) in
-    :math:`\\|\\cdot\\|_\\infty`, among the positive rescalings :math:`(ta, c/t)`, t > 0
-    (:func:`best_rescaling`), or, when (a, c) is dead (a = 0 or c = 0), among all dead neurons:
-    the cheaper of :math:`(0, c_{ref})` (cost :math:`\\|a_{ref}\\|_\\infty`) and
-    :math:`(a_{ref}, 0)` (cost :math:`\\|c_{ref}\\|_\\infty`).
-
-    Returns
-    -------
-    (a_new, c_new, cost) : arrays of shapes (d,), (D,) and the distance.
-    """
-    a, c, a_ref, c_ref = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, c, a_ref, c_ref))
-    if not np.any(a != 0) or not np.any(c != 0):
-        na, nc = float(np.max(np.abs(a_ref))), float(np.max(np.abs(c_ref)))
-        if na <= nc:
-            return np.zeros_like(a_ref), c_ref.copy(), na
-        return a_ref.copy(), np.zeros_like(c_ref), nc
-    t, _ = best_rescaling(a, c, a_ref, c_ref)
-    a_new, c_new = t * a, c / t
-    cost = max(float(np.max(np.abs(a_new - a_ref))), float(np.max(np.abs(c_new - c_ref))))
-    return a_new, c_new, cost
-
-
-def rescaling_orbit_distance(theta: ShallowNetwork, gamma: ShallowNetwork,
-                             tol: float = DIRECTION_TOL) -> OrbitDistance:
-    """Exact :math:`\\min \\|\\Phi - \\Gamma\\|_\\infty` over the rescaling orbit of Θ (see
-    :class:`OrbitDistance`): per (slot, neuron) the exact 1-D minimum of :func:`neuron_rescaling`,
-    then :func:`bottleneck_assignment` (for a fixed permutation the rescalings are independent, so
-    the min of the max is the max of the per-neuron minima).
-    """
-    check_same_architecture(theta, gamma, ("theta", "gamma"))
-    m = theta.width
-    best = [[neuron_rescaling(theta.A[j], theta.C[:, j], gamma.A[i], gamma.C[:, i])
-             for j in range(m)] for i in range(m)]
-    cost = np.array([[best[i][j][2] for j in range(m)] for i in range(m)]).reshape(m, m)
-    perm, _ = bottleneck_assignment(cost)
-    A = np.zeros_like(gamma.A)
-    C = np.zeros_like(gamma.C)
-    live = live_neurons(theta)
-    scales = np.full(m, np.nan)
-    for i in range(m):
-        j = perm[i]
-        A[i], C[:, i], _ = best[i][j]
-        if live[j]:
-            scales[i] = float(np.max(np.abs(A[i])) / np.max(np.abs(theta.A[j])))
-    phi = ShallowNetwork(A, C)
-    return OrbitDistance(value=parameter_distance(phi, gamma), phi=phi, perm=perm, scales=scales,
-                         complete=realizations_are_orbit(theta, tol))
 
 
 # ----------------------------------------------------------------------------- Theorem 3.1
@@ -571,7 +227,7 @@ def _aggregate(theta: ShallowNetwork, tol: float) -> tuple[np.ndarray, np.ndarra
     for g in direction_groups(theta.A, tol):
         terms = theta.C[:, g] * norms[g][None, :]
         k = terms.sum(axis=1)
-        if np.max(np.abs(k)) > 1e-12 * np.max(np.abs(terms)):
+        if np.max(np.abs(k)) > _KAPPA_ZERO_RTOL * np.max(np.abs(terms)):
             dirs.append(Ahat[g[0]])
             kap.append(k)
     d, D = theta.d, theta.out_dim
@@ -647,7 +303,8 @@ def reparametrize_at(gamma: ShallowNetwork, theta: ShallowNetwork, beta: float |
         "proof": the constructive proof of SPEC §5.5 [R]. "optimal": the exact minimum of
         :math:`\\|\\Phi-\\Gamma\\|_\\infty` over all Φ with one neuron per direction of g
         carrying its full weight :math:`\\kappa_H` (any permutation and positive rescaling, the
-        other slots any dead neuron), :func:`rescaling_orbit_distance`; the proof's Φ is one of
+        other slots any dead neuron),
+        :func:`~hiddenconvex.stability.orbits.rescaling_orbit_distance`; the proof's Φ is one of
         them, so "optimal" is never worse.
 
     Raises
@@ -695,8 +352,8 @@ def reparametrize_uniform(gamma: ShallowNetwork, theta: ShallowNetwork, *, metho
     :math:`\\|\\Phi - \\Gamma\\|_\\infty \\le 4\\varepsilon^{1/2}` (SPEC §5.6).
 
     The balanced N*-representation of g is unique up to permutation, so Φ is a permutation of it.
-    If Θ itself is not in N*, its merged and balanced form (:func:`to_restricted`) is used when
-    that lies in N*.
+    If Θ itself is not in N*, its merged and balanced form
+    (:func:`~hiddenconvex.stability.spaces.to_restricted`) is used when that lies in N*.
 
     Parameters
     ----------

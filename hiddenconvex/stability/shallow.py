@@ -7,7 +7,7 @@ r"""Shallow ReLU parametrizations of paper B (Berner, Elbrächter & Grohs 2019; 
   a_i, x\rangle)`.
 * :class:`BiasedShallowNetwork` — the general depth-2 space :math:`P_{(d,m,D)}`,
   :math:`R(\Theta)(x) = A_2\rho(A_1x + b_1) + b_2` (used by Lemma A.6,
-  :func:`hiddenconvex.stability.augment`).
+  :func:`hiddenconvex.stability.spaces.augment`).
 * Parameter norm :math:`\|\Theta\|_\infty` (max |entry|) and :math:`\|\Phi-\Gamma\|_\infty` index by
   index (no permutation), the difference network :math:`R(\Theta) - R(\Gamma)`, balancing
   (:math:`\|c_i\|_\infty = \|a_i\|_\infty`), merging of positively parallel directions (eq. (87) as
@@ -35,6 +35,7 @@ from ..errors import InputError
 __all__ = [
     "DIRECTION_TOL",
     "BALANCE_TOL",
+    "ZERO_SUM_RTOL",
     "ShallowNetwork",
     "BiasedShallowNetwork",
     "check_network",
@@ -56,10 +57,15 @@ __all__ = [
     "zero_sum_subsets",
 ]
 
-#: relative tolerance for "same direction" (on ∞-normalized vectors)
+#: relative tolerance for "same direction" (on ∞-normalized vectors): rescaling a vector changes
+#: its ∞-normalization by a few ulp, far below; closer directions count as equal (C.2, C.3, merges)
 DIRECTION_TOL = 1e-10
-#: relative tolerance for "balanced" (| ‖c_i‖ − ‖a_i‖ | ≤ BALANCE_TOL · max(‖c_i‖, ‖a_i‖))
+#: relative tolerance for "balanced" (| ‖c_i‖ − ‖a_i‖ | ≤ BALANCE_TOL · max(‖c_i‖, ‖a_i‖)):
+#: :func:`balance` leaves a few eps (one square root and one product per neuron), far below
 BALANCE_TOL = 1e-9
+#: a subset sum :math:`\sum_J c_ia_i^T` counts as 0 below ZERO_SUM_RTOL·m·max_i‖c_ia_i^T‖: a sum of
+#: ≤ m rounded products rounds at about m·eps of its largest term
+ZERO_SUM_RTOL = 1e-12
 
 
 def _relu(z: np.ndarray) -> np.ndarray:
@@ -521,7 +527,7 @@ def flip(net: ShallowNetwork, J: Iterable[int]) -> ShallowNetwork:
     return ShallowNetwork(A, net.C)
 
 
-def zero_sum_subsets(net: ShallowNetwork, rtol: float = 1e-12,
+def zero_sum_subsets(net: ShallowNetwork, rtol: float = ZERO_SUM_RTOL,
                      max_width: int = 16) -> list[tuple[int, ...]]:
     """All nonempty J ⊆ [m] with :math:`\\sum_{i\\in J} c_i a_i^T = 0` (entrywise, relative to
     :math:`\\max_i\\|c_ia_i^T\\|`), by enumeration of the :math:`2^m - 1` subsets (``m <=
