@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linprog
 
-from hiddenconvex.experiments.runner import atomic_path, collect_provenance
+from hiddenconvex.experiments.atomic import atomic_path
+from hiddenconvex.experiments.provenance import collect_provenance
 from hiddenconvex.patterns import cover_count, exact_chambers
 
 # (data, n, r, run the LP baseline?)  acceptance cases: (400, 3) and (100, 4)

@@ -43,7 +43,6 @@ import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -53,6 +52,7 @@ import hiddenconvex  # noqa: E402
 from hiddenconvex import Problem  # noqa: E402
 from hiddenconvex.certificate import beta_max  # noqa: E402
 from hiddenconvex.convex_program import ConvexProgram  # noqa: E402
+from hiddenconvex.experiments.atomic import atomic_path  # noqa: E402
 from hiddenconvex.patterns import exact_chambers  # noqa: E402
 from hiddenconvex.solvers import SOLVERS, installed_solvers, solver_version  # noqa: E402
 
@@ -203,17 +203,11 @@ def write_csv(rows: list[dict], out: Path, meta: dict) -> None:
     for row in rows:
         fields += [k for k in row if k not in fields]
     fields += list(meta)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields, restval="")
-            w.writeheader()
-            for row in rows:
-                w.writerow({**row, **meta})
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, restval="")
+        w.writeheader()
+        for row in rows:
+            w.writerow({**row, **meta})
 
 
 def main(argv=None) -> int:

@@ -1,12 +1,11 @@
 #!/usr/bin/env python
 """Export scikit-learn's bundled iris, wine, breast_cancer and diabetes data to data/*.csv.
 
-scikit-learn is NOT a dependency of hiddenconvex. Run this script with any Python that has
-scikit-learn and NumPy installed, e.g. a throwaway environment outside the repository::
+scikit-learn is a test dependency of hiddenconvex (the ``test`` extra, also the optional
+``sklearn`` extra), so the project's venv runs it::
 
-    python3 -m venv /tmp/sklenv && /tmp/sklenv/bin/pip install scikit-learn
-    /tmp/sklenv/bin/python scripts/export_sklearn_datasets.py            # writes data/
-    /tmp/sklenv/bin/python scripts/export_sklearn_datasets.py --check    # compares, writes nothing
+    .venv/bin/python scripts/export_sklearn_datasets.py            # writes data/
+    .venv/bin/python scripts/export_sklearn_datasets.py --check    # compares, writes nothing
 
 The output is deterministic (no randomness except the recorded subsampling seed). Preprocessing,
 exactly (documented in data/README.md):
@@ -121,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import sklearn
     except ImportError:
-        print("error: this script needs scikit-learn, which is not a dependency of hiddenconvex.\n"
-              "Run it from a throwaway environment, e.g.\n"
-              "  python3 -m venv /tmp/sklenv && /tmp/sklenv/bin/pip install scikit-learn\n"
-              "  /tmp/sklenv/bin/python scripts/export_sklearn_datasets.py", file=sys.stderr)
+        print("error: this script needs scikit-learn (a test dependency of hiddenconvex).\n"
+              "Install the test extra into the venv, e.g.\n"
+              "  .venv/bin/pip install -e '.[test]'    (or: pip install 'hiddenconvex[sklearn]')\n"
+              "  .venv/bin/python scripts/export_sklearn_datasets.py", file=sys.stderr)
         return 2
     if not args.out.is_dir():
         print(f"error: output folder not found: {args.out}", file=sys.stderr)

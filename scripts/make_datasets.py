@@ -22,13 +22,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from hiddenconvex.errors import InputError
+from hiddenconvex.experiments.atomic import atomic_write
 from hiddenconvex.experiments.datasets import REGISTRY
 from hiddenconvex.experiments.synthetic import GENERATORS
 
@@ -60,12 +60,6 @@ def same_numbers(path: Path, X: np.ndarray, y: np.ndarray, rtol: float = CHECK_R
     return data.shape == want.shape and bool(np.allclose(data, want, rtol=rtol, atol=0.0))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     names_all = [n for n, info in REGISTRY.items() if info.source == "synthetic"]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             bad += not ok
             print(f"{'ok  ' if ok else 'DIFF'} {path}")
         else:
-            write_atomic(path, text)
+            atomic_write(path, text)
             print(f"wrote {path}  (n={X.shape[0]}, d={X.shape[1]}, {len(text.encode())} bytes)")
     return 1 if bad else 0
 

@@ -13,6 +13,7 @@ and ``captions.md`` listing them:
 * ``solve_time_vs_patterns.png`` — convex solve time against the number of activation patterns p,
   one colour per solver, from the solver benchmark CSV if present, else from the runs CSV.
 
+The figures are drawn by :mod:`hiddenconvex.experiments.figures`; this script is its command line.
 A missing input file or column prints a note and skips that figure; the others are still made.
 Exit status 2 when no input CSV exists at all, or when an existing one cannot be read (truncated or
 corrupt: one line naming the file and the line).
@@ -21,224 +22,24 @@ corrupt: one line naming the file and the line).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import textwrap
 from pathlib import Path
 
 DEFAULT_RUNS = "results/experiments/runs.csv"
 DEFAULT_BENCH = "results/bench/solvers.csv"
 DEFAULT_OUT = "results/figures"
-GAP_FLOOR = 1e-16
-REACH_TOL = 1e-4
 PROG = "make_figures"
-# accepted column names in the benchmark CSV (first present wins)
-PATTERN_COLUMNS = ("n_patterns", "p", "patterns", "num_patterns")
-TIME_COLUMNS = ("solve_seconds", "median_solve_seconds", "seconds", "time_seconds", "time_s")
-EXTRA_KEYS = ("loss", "method", "samples")  # split lines when these vary
 
 
 def note(msg: str) -> None:
     print(f"{PROG}: note: {msg}", file=sys.stderr)
 
 
-def _ok_rows(df):
-    return df[df["status"] == "ok"] if "status" in df.columns else df
-
-
-def _varying(df, cols) -> list[str]:
-    return [c for c in cols if c in df.columns and df[c].nunique(dropna=False) > 1]
-
-
-def _label(keys, values) -> str:
-    names = {"beta": "β", "width": "m"}
-    return ", ".join(f"{names.get(k, k)}={v:g}" if isinstance(v, float) else
-                     f"{names.get(k, k)}={v}" for k, v in zip(keys, values, strict=True))
-
-
-def _new_figure(n_panels: int, width: float = 4.6):
-    import matplotlib.pyplot as plt
-
-    ncols = min(n_panels, 3)
-    nrows = math.ceil(n_panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.6 * nrows + 1.2),
-                             squeeze=False)
-    for ax in axes.flat[n_panels:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:n_panels])
-
-
-def _finish(fig, title: str, caption: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from hiddenconvex.experiments.runner import atomic_path
-
-    fig.suptitle(title, fontsize=12)
-    wrapped = "\n".join(textwrap.wrap(caption, width=int(fig.get_figwidth() * 17)))
-    n_lines = wrapped.count("\n") + 1
-    bottom = min(0.45, (0.25 + 0.16 * n_lines) / fig.get_figheight())
-    fig.tight_layout(rect=(0, bottom, 1, 0.95))
-    fig.text(0.5, 0.012, wrapped, ha="center", va="bottom", fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-
-
-def _actual_ticks(ax, values) -> None:
-    """Major ticks at the plotted x values (when there are few), plain numbers, no minor labels."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-
-    values = sorted(set(float(v) for v in values))
-    kept = values[:1]
-    for v in values[1:]:  # keep tick labels apart on a log axis
-        if v >= 1.3 * kept[-1]:
-            kept.append(v)
-    values = kept
-    if len(values) <= 10:
-        ax.xaxis.set_major_locator(FixedLocator(values))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([f"{v:g}" for v in values])
-    else:
-        ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def gap_figure(df, x: str, line_key: str, out: Path):
-    """|relative gap| of the best trained net vs ``x``; panels per dataset, lines per line_key.
-
-    Datasets with fewer than two values of ``x`` among the ok runs get no panel (named in the
-    caption); a panel's line labels name only the keys that vary within that dataset.
-    """
-    import numpy as np
-    import pandas as pd
-
-    name = f"gap_vs_{x}.png"
-    need = [c for c in ("dataset", x, line_key, "best_relative_gap") if c not in df.columns]
-    if need:
-        note(f"{name} skipped: column(s) {', '.join(need)} not in the runs CSV")
-        return None
-    ok = _ok_rows(df).copy()
-    ok["gap"] = pd.to_numeric(ok["best_relative_gap"], errors="coerce")
-    ok = ok.dropna(subset=["gap"])
-    counts = ok.groupby("dataset", sort=False)[x].nunique()
-    datasets = [d for d in dict.fromkeys(ok["dataset"]) if counts[d] >= 2]
-    skipped = [d for d in dict.fromkeys(ok["dataset"]) if counts[d] < 2]
-    if not datasets:
-        note(f"{name} skipped: no dataset has 2 or more values of {x} among the ok runs")
-        return None
-    fig, axes = _new_figure(len(datasets))
-    below = False
-    for ax, ds in zip(axes, datasets, strict=True):
-        d = ok[ok["dataset"] == ds]
-        keys = [line_key, *_varying(d, EXTRA_KEYS)]
-        for i, (lkey, g) in enumerate(d.groupby(keys, sort=True)):
-            lkey = lkey if isinstance(lkey, tuple) else (lkey,)
-            color = f"C{i % 10}"
-            xs = g[x].to_numpy(dtype=float)
-            gap = g["gap"].to_numpy(dtype=float)
-            ax.scatter(xs, np.maximum(np.abs(gap), GAP_FLOOR), s=14, alpha=0.45, color=color)
-            neg = gap < -REACH_TOL * 1e-3
-            if neg.any():
-                below = True
-                ax.scatter(xs[neg], np.maximum(np.abs(gap[neg]), GAP_FLOOR), marker="x", s=40,
-                           color="red", zorder=5)
-            med = g.groupby(x)["gap"].apply(lambda s: float(np.median(np.abs(s))))
-            ax.plot(med.index.to_numpy(dtype=float), np.maximum(med.to_numpy(), GAP_FLOOR),
-                    "-o", ms=4, color=color, label=_label(keys, lkey))
-            if x == "width" and "m_star" in g.columns:
-                ms = pd.to_numeric(g["m_star"], errors="coerce").dropna()
-                if len(ms):
-                    ax.axvline(float(np.median(ms)), color=color, ls=":", lw=1)
-        ax.axhline(REACH_TOL, color="gray", ls="--", lw=1)
-        ax.set_yscale("log")
-        if x == "beta" or (d[x].min() > 0 and d[x].max() >= 4 * d[x].min()):
-            ax.set_xscale("log")
-        _actual_ticks(ax, d[x])
-        ax.set_xlabel({"width": "width m", "beta": "weight decay β"}[x])
-        ax.set_ylabel("|L_β(trained) − P_c| / |P_c|")
-        ax.set_title(str(ds), fontsize=10)
-        ax.legend(fontsize=7)
-    what = "width m (log scale)" if x == "width" else "weight decay β (log scale)"
-    caption = (
-        f"Relative gap between the best gradient-trained network of each run and the convex "
-        f"optimum P_c, against the {what}; one panel per dataset. Dots: individual runs (seeds, "
-        f"solvers); lines: median over them. Dashed line: the {REACH_TOL:g} acceptance threshold; "
-        f"gaps below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
-        + (" Dotted vertical lines: m* (median) for the line of the same colour." if x == "width"
-           and "m_star" in ok.columns else "")
-        + (" Red crosses: trained loss BELOW the convex value, which happens only when that value "
-           "is not certified (sampled patterns): evidence that the sample misses chambers."
-           if below else "")
-        + (f" Not shown (a single value of {x}): {', '.join(map(str, skipped))}." if skipped
-           else "")
-    )
-    path = out / name
-    _finish(fig, "Trained networks vs the convex optimum: gap against "
-            + {"width": "width m", "beta": "β"}[x], caption, path)
-    return path, caption
-
-
-def _first(df, names):
-    return next((c for c in names if c in df.columns), None)
-
-
-def solve_time_figure(runs, bench, bench_path: str, out: Path):
-    import numpy as np
-    import pandas as pd
-
-    name = "solve_time_vs_patterns.png"
-    source, df = None, None
-    for label, cand in ((bench_path, bench), ("runs CSV", runs)):
-        if cand is None:
-            continue
-        pcol, tcol = _first(cand, PATTERN_COLUMNS), _first(cand, TIME_COLUMNS)
-        if pcol and tcol and "solver" in cand.columns:
-            source, df = label, _ok_rows(cand).rename(columns={pcol: "_p", tcol: "_t"})
-            break
-        note(f"{label} lacks solver/pattern-count/solve-time columns for {name}")
-    if df is None:
-        note(f"{name} skipped: no CSV with solver, number of patterns and solve time")
-        return None
-    df = df.assign(_p=pd.to_numeric(df["_p"], errors="coerce"),
-                   _t=pd.to_numeric(df["_t"], errors="coerce")).dropna(subset=["_p", "_t"])
-    df = df[(df["_p"] > 0) & (df["_t"] > 0)]
-    if df.empty:
-        note(f"{name} skipped: no positive pattern counts and solve times in {source}")
-        return None
-    fig, (ax,) = _new_figure(1, width=6.4)
-    by_loss = "loss" in df.columns and df["loss"].nunique() > 1
-    markers = dict(zip(sorted(df["loss"].unique()) if by_loss else [None], "os^Dv", strict=False))
-    keys = ["solver", "loss"] if by_loss else ["solver"]
-    colors = {s: f"C{i % 10}" for i, s in enumerate(sorted(df["solver"].unique()))}
-    for key, g in df.groupby(keys, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        loss = key[1] if by_loss else None
-        ax.scatter(g["_p"], g["_t"], s=22, alpha=0.75, color=colors[key[0]],
-                   marker=markers[loss], label=", ".join(map(str, key)))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _actual_ticks(ax, df["_p"])
-    ax.set_xlabel("number of activation patterns p")
-    ax.set_ylabel("solve time [s]")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    n_p = int(np.unique(df["_p"]).size)
-    varying = [c for c in ("n", "d") if c in df.columns and df[c].nunique() > 1]
-    caption = (f"Convex-program solve time against the number of activation patterns p "
-               f"(2p blocks), log-log; one point per solve ({n_p} distinct p), colour = solver"
-               + (", marker = loss" if by_loss else "") + ". "
-               + (f"The problems also differ in {' and '.join(varying)}, so the time is not a "
-                  f"function of p alone. " if varying else "")
-               + f"Failed or timed-out solves are not shown. Source: {source}.")
-    path = out / name
-    _finish(fig, "Solve time vs number of patterns", caption, path)
-    return path, caption
-
-
 def _read(path: Path, what: str):
     """The CSV, or None with a note when it does not exist or has no rows; a truncated or corrupt
     CSV raises InputError (``main``: exit 2, no figure is made from part of a file)."""
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments.runner import check_csv_fields, read_table
+    from hiddenconvex.experiments.table import check_csv_fields, read_table
 
     if not path.is_file():
         note(f"{what} {path} not found")
@@ -273,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import matplotlib
 
-    from hiddenconvex.experiments.runner import ensure_writable_folder
+    from hiddenconvex.experiments.atomic import ensure_writable_folder
+    from hiddenconvex.experiments.figures import write_figures
 
     matplotlib.use("Agg")
     try:
@@ -281,19 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-
-    made = []
-    if runs is not None:
-        made.append(gap_figure(runs, "width", "beta", out))
-        made.append(gap_figure(runs, "beta", "width", out))
-    made.append(solve_time_figure(runs, bench, args.bench, out))
-    made = [m for m in made if m is not None]
-    if made:
-        from hiddenconvex.experiments.runner import atomic_write
-
-        lines = ["# Figures", "", "Made by scripts/make_figures.py from the stored CSVs.", ""]
-        lines += [f"- `{path.name}`: {caption}" for path, caption in made]
-        atomic_write(out / "captions.md", "\n".join(lines) + "\n")
+    made = write_figures(runs, bench, args.bench, out, note=note)
     print(f"{PROG}: {len(made)} figure(s) -> " + (", ".join(str(m[0]) for m in made) or "none"))
     return 0
 

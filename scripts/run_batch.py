@@ -3,7 +3,7 @@
 
     python scripts/run_batch.py CONFIG.toml [--force] [--n-jobs N] [--dry-run] [--task MOD:FUNC]
 
-The config format is documented in :mod:`hiddenconvex.experiments.runner`. Completed runs are
+The config format is documented in :mod:`hiddenconvex.experiments.config`. Completed runs are
 stored one JSON file per run beside the CSV (``<name>.runs/``); rerunning the same command skips
 them, so a killed batch resumes where it stopped. ``--force`` recomputes every run.
 ``--dry-run`` validates the config and lists the runs with their state (done / error / pending)
@@ -29,7 +29,7 @@ PROG = "run_batch"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("config", help="experiment TOML file (see hiddenconvex.experiments.runner)")
+    p.add_argument("config", help="experiment TOML file (see hiddenconvex.experiments.config)")
     p.add_argument("--force", action="store_true", help="recompute runs that are already stored")
     p.add_argument("--n-jobs", type=int, default=None,
                    help="parallel configurations (default: [experiment] n_jobs; -1 = all cores)")
@@ -67,7 +67,8 @@ def import_task(spec: str):
 def dry_run(config) -> None:
     import pandas as pd
 
-    from hiddenconvex.experiments.runner import PARAM_COLUMNS, run_states
+    from hiddenconvex.experiments.config import PARAM_COLUMNS
+    from hiddenconvex.experiments.runner import run_states
 
     states = run_states(config)
     counts = {s: sum(1 for _, st in states if st == s) for s in ("done", "error", "pending")}
@@ -83,12 +84,8 @@ def dry_run(config) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from hiddenconvex.errors import InputError
-    from hiddenconvex.experiments.runner import (
-        check_n_jobs,
-        check_output_writable,
-        load_config,
-        run_batch,
-    )
+    from hiddenconvex.experiments.config import check_n_jobs, check_output_writable, load_config
+    from hiddenconvex.experiments.runner import run_batch
 
     try:
         if args.n_jobs is not None:

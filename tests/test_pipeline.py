@@ -61,7 +61,7 @@ def test_check_params_accepts_the_default_config():
     import tomllib
     from pathlib import Path
 
-    from hiddenconvex.experiments.runner import expand_grid, parse_config
+    from hiddenconvex.experiments.config import expand_grid, parse_config
 
     text = (Path(__file__).resolve().parents[1] / "scripts/configs/default.toml").read_text()
     cfg = parse_config(tomllib.loads(text))

@@ -102,7 +102,7 @@ def curve_rows(report) -> list[dict]:
 
 
 def summary_rows(data, report, grouping: str) -> list[dict]:
-    from ..experiments.runner import collect_provenance
+    from ..experiments.provenance import collect_provenance
 
     conv = report.reference.to_record()
     shared = {"data": data.name, "status": "ok", **{k: conv[k] for k in SUMMARY_KEYS}}
@@ -113,7 +113,7 @@ def summary_rows(data, report, grouping: str) -> list[dict]:
 def write_csv(path: Path, rows: list[dict]) -> None:
     import pandas as pd
 
-    from ..experiments.runner import atomic_write
+    from ..experiments.atomic import atomic_write
 
     atomic_write(path, pd.DataFrame(rows).to_csv(index=False, lineterminator="\n"))
 
@@ -126,7 +126,7 @@ def plot_curves(curves_csv: Path, summary_csv: Path, out: Path) -> str:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from ..experiments.runner import atomic_path
+    from ..experiments.atomic import atomic_path
 
     curves, summary = pd.read_csv(curves_csv), pd.read_csv(summary_csv)
     p_c = float(summary["convex_objective"].iloc[0])
@@ -235,7 +235,7 @@ def print_header(data, report, width: int) -> None:
 def run(args) -> int:
     import time
 
-    from ..experiments.runner import atomic_paths, ensure_writable_folder
+    from ..experiments.atomic import atomic_paths, ensure_writable_folder
     from ..training import train_many
     from ..verification import convex_reference, verify_networks
 

@@ -13,6 +13,7 @@ import math
 
 from ..errors import InputError, check_seed
 from ..objective import Problem
+from ..training import DEFAULT_METHOD as TRAIN_DEFAULT
 from ..training import METHODS as TRAIN_METHODS
 from ..verification import DEFAULT_TOL, verify_training
 
@@ -20,7 +21,7 @@ __all__ = ["PIPELINE_OPTIONS", "check_params", "train_seeds", "run_pipeline"]
 
 #: Options a batch config may set in ``[options]`` (passed to every :func:`run_pipeline` call).
 PIPELINE_OPTIONS = {
-    "train_method": "lbfgs-kinks",  # lbfgs-kinks | lbfgs | gd | adam
+    "train_method": TRAIN_DEFAULT,  # lbfgs-kinks | lbfgs | gd | adam
     "n_train_seeds": 4,          # networks trained per run
     "init_scale": 1.0,           # initialization scale (hiddenconvex.training)
     "max_iter": 0,               # training iterations, 0 = the method's default

@@ -1,0 +1,257 @@
+"""Summary tables of a stored batch CSV, paper style (CSV and Markdown; edge module).
+
+Made from the stored tidy CSV only (never from a live run), by ``scripts/make_tables.py``:
+
+* ``summary`` — one row per dataset × β (and per loss / method / samples / width / option value
+  when those vary in the CSV): number of runs and errors, then the statistics of
+  :data:`SUMMARY_STATS` (convex optimum P_c and its spread over solvers and seeds, fraction
+  certified, m* (min and max), fraction unique, best and median relative gap of the trained
+  networks over seeds, fraction of seeds reaching P_c to
+  :data:`~hiddenconvex.verification.REACH_TOL`, ...);
+* ``solve_times`` — median convex solve time per solver (same rows);
+* ``errors`` — the runs with ``status == "error"`` and their messages.
+
+Column-driven: a statistic whose source column is absent from the CSV is skipped with a note
+(passed to the ``note`` callback and written under the Markdown table). Statistics use the rows
+with ``status == "ok"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..verification import REACH_TOL
+from .atomic import atomic_write
+from .table import param_columns
+
+__all__ = [
+    "SUMMARY_STATS",
+    "group_keys",
+    "summary_table",
+    "solve_time_table",
+    "error_table",
+    "to_markdown",
+    "write_pair",
+    "write_tables",
+]
+
+#: The summary's statistics, one per output column: (output column, source column, statistic,
+#: number format, description). Statistics: median, mean, min, max, fraction (of true booleans),
+#: relspread ((max − min)/|median|), reached (fraction with |value| ≤ REACH_TOL).
+SUMMARY_STATS = [
+    ("convex_objective", "convex_objective", "median", "g",
+     "convex optimum P_c (median over solvers and seeds)"),
+    ("convex_objective_spread", "convex_objective", "relspread", "e",
+     "(max − min)/|median| of P_c over solvers and seeds (solver agreement)"),
+    ("certified", "certified", "fraction", "f",
+     "fraction of runs whose convex solution is certified optimal"),
+    ("m_star_min", "m_star", "min", "d", "m* (smallest optimal width), minimum over runs"),
+    ("m_star_max", "m_star", "max", "d", "m*, maximum over runs"),
+    ("unique", "unique", "fraction", "f", "fraction of runs whose optimal set is a single point"),
+    ("n_patterns", "n_patterns", "median", "d", "number of activation patterns p (median)"),
+    ("best_relative_gap", "best_relative_gap", "min", "e",
+     "best relative gap (L_β(trained) − P_c)/|P_c| over seeds (negative = below P_c)"),
+    ("median_relative_gap", "best_relative_gap", "median", "e",
+     "median over seeds of each run's best relative gap"),
+    ("reached_1e-4", "best_relative_gap", "reached", "f",
+     f"fraction of seeds whose best trained net reaches the convex value to |gap| ≤ "
+     f"{REACH_TOL:g} (P_c when certified; for an uncertified sample, its P_S ≥ P_c)"),
+    ("in_optimal_set", "fraction_in_optimal_set", "mean", "f",
+     "mean fraction of the trained networks that are members of the exact optimal set"),
+    ("missing_patterns", "patterns_missing_evidence", "fraction", "f",
+     "fraction of runs where a trained net beat the uncertified sampled program "
+     "(evidence that the sample misses chambers)"),
+]
+#: Rows are always split by these; other parameters split them only when they vary ...
+GROUP_ALWAYS = ("dataset", "beta")
+#: ... except these (statistics are taken over solvers and seeds).
+NOT_GROUPED = ("solver", "seed")
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false", "1", "0"):
+        return v.strip().lower() in ("true", "1")
+    if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)):
+        return bool(v)
+    return None
+
+
+def _stat(values, how: str):
+    if how == "fraction":
+        b = [x for x in (_bool(v) for v in values) if x is not None]
+        return float(np.mean(b)) if b else math.nan
+    x = pd.to_numeric(pd.Series(list(values)), errors="coerce").dropna().to_numpy(dtype=float)
+    if x.size == 0:
+        return math.nan
+    if how == "median":
+        return float(np.median(x))
+    if how == "mean":
+        return float(np.mean(x))
+    if how == "min":
+        return float(x.min())
+    if how == "max":
+        return float(x.max())
+    if how == "relspread":
+        scale = max(abs(float(np.median(x))), np.finfo(float).tiny)
+        return float((x.max() - x.min()) / scale)
+    if how == "reached":
+        return float(np.mean(np.abs(x) <= REACH_TOL))
+    raise ValueError(how)
+
+
+def group_keys(df) -> list[str]:
+    """dataset and β always; other parameters (except solver and seed) only when they vary."""
+    keys = [c for c in GROUP_ALWAYS if c in df.columns]
+    for c in param_columns(df.columns):
+        if c not in keys and c not in NOT_GROUPED and df[c].nunique(dropna=False) > 1:
+            keys.append(c)
+    return keys
+
+
+def summary_table(df):
+    """Per-group summary; returns (table, formats, descriptions, notes)."""
+    keys = group_keys(df)
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    notes = [f"statistic {out!r} skipped: column {src!r} not in the CSV"
+             for out, src, *_ in SUMMARY_STATS if src not in df.columns]
+    rows = []
+    groups = df.groupby(keys, sort=False, dropna=False) if keys else [((), df)]
+    for gkey, g in groups:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        row = dict(zip(keys, gkey, strict=True))
+        row["runs"] = len(g)
+        row["errors"] = int((g["status"] == "error").sum()) if "status" in g.columns else 0
+        g_ok = ok.loc[ok.index.intersection(g.index)]
+        for out, src, how, _, _ in SUMMARY_STATS:
+            if src in df.columns:
+                row[out] = _stat(g_ok[src].tolist(), how)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    formats = {"runs": "d", "errors": "d", **{o: f for o, _, _, f, _ in SUMMARY_STATS}}
+    desc = {"runs": "runs in the group (all solvers and seeds)",
+            "errors": "runs with status error (excluded from the statistics)",
+            **{o: d for o, s, _, _, d in SUMMARY_STATS if s in df.columns}}
+    return table, formats, desc, notes
+
+
+def solve_time_table(df):
+    """Median solve time per solver (columns), rows as in the summary; None if not possible."""
+    if "solve_seconds" not in df.columns or "solver" not in df.columns:
+        return None
+    keys = group_keys(df)
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    if ok.empty:
+        return None
+    solvers = list(dict.fromkeys(ok["solver"].tolist()))
+    rows = []
+    for gkey, g in ok.groupby(keys, sort=False, dropna=False):
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        row = dict(zip(keys, gkey, strict=True))
+        for s in solvers:
+            row[f"{s}_median_s"] = _stat(g.loc[g["solver"] == s, "solve_seconds"], "median")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def error_table(df) -> pd.DataFrame | None:
+    """The runs with ``status == "error"``: parameters, seed, run id and message (None when the
+    CSV has no ``status`` column)."""
+    if "status" not in df.columns:
+        return None
+    cols = [*param_columns(df.columns), *[c for c in ("seed", "run_id", "error")
+                                          if c in df.columns]]
+    return df.loc[df["status"] == "error", cols]
+
+
+def _fmt(v, fmt: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, float | int) and not isinstance(v, bool):
+        if fmt == "d" and float(v).is_integer():
+            return str(int(v))
+        if fmt == "e":
+            return f"{v:.2e}"
+        if fmt == "f":
+            return f"{v:.2f}"
+        return f"{v:.6g}"
+    return str(v).replace("|", "\\|")
+
+
+def to_markdown(table, title: str, formats: dict, descriptions: dict, notes: list[str],
+                source: str) -> str:
+    cols = list(table.columns)
+    lines = [f"## {title}", "", f"Source: `{source}`.", ""]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) else "---"
+                                for c in cols) + "|")
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(_fmt(row[c], formats.get(c, "g")) for c in cols) + " |")
+    if descriptions:
+        lines += ["", "Columns:"]
+        lines += [f"- `{c}`: {descriptions[c]}" for c in cols if c in descriptions]
+    if notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_pair(out: Path, stem: str, table, markdown: str) -> list[Path]:
+    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
+    atomic_write(csv_path, table.to_csv(index=False, lineterminator="\n"))
+    atomic_write(md_path, markdown)
+    return [csv_path, md_path]
+
+
+def write_tables(df, out: Path, source: str,
+                 note: Callable[[str], object] | None = None) -> list[Path]:
+    """Write the ``summary``, ``solve_times`` and ``errors`` tables of ``df`` into ``out``.
+
+    Each table is a pair ``<stem>.csv`` / ``<stem>.md`` written atomically; a ``solve_times``
+    pair left by an earlier call is removed when the table cannot be made now.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The stored tidy CSV (:func:`hiddenconvex.experiments.table.read_table`).
+    out : Path
+        Existing, writable folder.
+    source : str
+        Where ``df`` came from (named under each Markdown table).
+    note : callable, optional
+        Receives one line per skipped statistic or table.
+
+    Returns
+    -------
+    list of Path
+        The files written, in order.
+    """
+    note = note or (lambda msg: None)
+    written: list[Path] = []
+    table, formats, desc, notes = summary_table(df)
+    for n in notes:
+        note(n)
+    written += write_pair(out, "summary", table, to_markdown(
+        table, "Summary per dataset × β", formats, desc, notes, source))
+
+    times = solve_time_table(df)
+    if times is None:
+        note("solve_times skipped: the CSV has no 'solve_seconds'/'solver' columns or no ok rows")
+        for stale in (out / "solve_times.csv", out / "solve_times.md"):
+            stale.unlink(missing_ok=True)
+    else:
+        tdesc = {c: f"median convex solve time in seconds with {c.removesuffix('_median_s')}"
+                 for c in times.columns if c.endswith("_median_s")}
+        written += write_pair(out, "solve_times", times, to_markdown(
+            times, "Convex solve time per solver", {}, tdesc, [], source))
+
+    errors = error_table(df)
+    if errors is not None:
+        written += write_pair(out, "errors", errors, to_markdown(
+            errors, f"Failed runs ({len(errors)})", {}, {}, [], source))
+    return written
