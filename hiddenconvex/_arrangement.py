@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._linalg import _EPS, _mm, _svd_rank, _unit_rows, pow2_scaled
-from .errors import InputError, SolverError, check_matrix
+from .errors import SolverError, check_int, check_matrix
 
 __all__ = ["cover_count", "cover_bound"]
 
@@ -69,10 +69,8 @@ def cover_count(n: int, r: int) -> int:
 
     ``r = 0`` (all rows zero) has exactly one chamber; ``n ≤ r`` gives 2^n.
     """
-    for name, v in (("n", n), ("r", r)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-            raise InputError(f"{name} must be a non-negative integer, got {v!r}")
-    n, r = int(n), int(r)
+    n = check_int(n, "n", 0, what="a non-negative integer")
+    r = check_int(r, "r", 0, what="a non-negative integer")
     if r == 0 or n == 0:
         return 1
     return 2 * sum(math.comb(n - 1, k) for k in range(r))

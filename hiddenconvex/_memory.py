@@ -15,7 +15,7 @@ import numpy as np
 
 from ._arrangement import _reduce, _Reduced, cover_count
 from ._linalg import _svd_rank, pow2_scaled
-from .errors import InputError, check_matrix
+from .errors import InputError, check_int, check_matrix
 
 __all__ = ["MEMORY_FRACTION", "MemoryEstimate", "available_memory", "exact_memory", "sample_memory"]
 
@@ -220,7 +220,4 @@ def _sample_estimate(Xs: np.ndarray, n_samples: int, r: int) -> MemoryEstimate:
 
 
 def _check_samples(n_samples) -> int:
-    if (isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer)
-            or n_samples < 1):
-        raise InputError(f"n_samples must be a positive integer, got {n_samples!r}")
-    return int(n_samples)
+    return check_int(n_samples, "n_samples", 1, what="a positive integer")

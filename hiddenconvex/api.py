@@ -32,6 +32,7 @@ import numpy as np
 from .blocks import BlockWeights
 from .certificate import DEFAULT_MAX_CHAMBERS, Certificate, beta_max, complete_chambers
 from .errors import InputError, SolverError, check_matrix
+from .losses import DEFAULT_LOSS
 from .network import ReLUNetwork
 from .objective import Problem
 from .patterns import Patterns, enumerate_patterns
@@ -246,7 +247,7 @@ def _check_choice(name: str, value, choices) -> str:
     return value
 
 
-def solve(X, y=None, beta=None, loss="squared", *, patterns="auto", strategy: str = "auto",
+def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy: str = "auto",
           bias: bool = False, solver: str = DEFAULT_SOLVER, tol: float | None = None,
           max_iters: int | None = None, n_samples: int | None = None, seed: int = 0,
           certify: bool = True, certify_tol: float = DEFAULT_CERTIFY_TOL,

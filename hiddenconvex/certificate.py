@@ -400,11 +400,7 @@ def correlation_bound(X, lam) -> float:
 def _best_scale(loss, lam, y, M, beta) -> tuple[float, float]:
     """max_{t ∈ [0, β/M]} −ℓ*(−tλ) (t also limited by the loss's domain)."""
     t_max = beta / M if M > 0 else math.inf
-    t_max = min(t_max, loss.max_dual_scale(lam, y))
-    if math.isinf(t_max) and loss.name != "squared":
-        # only λ = 0 has an unbounded scale in the logistic/hinge domains
-        return 0.0, float(loss.dual_value(np.zeros_like(lam), y))
-    t, value = loss.best_dual_scale(lam, y, t_max)
+    t, value = loss.best_dual_scale(lam, y, min(t_max, loss.max_dual_scale(lam, y)))
     return float(t), float(value)
 
 

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import math
 import time
-import warnings as _warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import cvxpy as cp
 import numpy as np
@@ -53,16 +51,23 @@ from .certificate import (
     correlation_bound,
     max_correlation,
 )
-from .errors import InputError, SolverError, check_beta, check_seed
+from .errors import InputError, check_beta, check_seed
 from .facets import chamber_facets
 from .objective import ObjectiveValue, Problem, objective
 from .patterns import Patterns
-from .solvers import SolverInfo, get_solver, solver_options, solver_version
+from .solvers import (
+    DEFAULT_SOLVER,
+    get_solver,
+    solve_with_retry,
+    solver_options,
+    solver_version,
+)
 
 __all__ = ["ConvexProgram", "ConvexSolution", "solve_convex", "regularization_path"]
 
-_OK = ("optimal", "optimal_inaccurate")
 _certify_point = certify  # ConvexProgram.solve has a flag named `certify`
+#: A solver dual farther than this outside the loss's dual domain is reported (then projected).
+DUAL_DOMAIN_TOL = 1e-6
 # keys of ConvexSolution.solver_accuracy (the columns ``solver_<key>`` of its record)
 _ACCURACY_KEYS = ("primal_objective", "dual_objective", "gap", "relative_gap", "primal_residual",
                   "dual_residual", "primal_norm", "dual_norm")
@@ -218,47 +223,8 @@ class ConvexSolution:
         return rec
 
 
-class _Attempt(NamedTuple):
-    """One solver run."""
-
-    status: str
-    value: float
-    compile_seconds: float
-    solve_seconds: float
-    iterations: int | None
-    notes: tuple[str, ...]
-    accuracy: dict[str, float] | None = None  # ConvexSolution.solver_accuracy
 
 
-def _solver_accuracy(problem: cp.Problem, name: str) -> dict[str, float] | None:
-    """The accuracy the solver reported for its last solve of ``problem`` (None if it reports none).
-
-    SCS and ECOS: cvxpy's ``solver_stats.extra_stats`` (the solver's result dict); Clarabel: the
-    ``get_info()`` of the solver object cvxpy keeps in the problem's solver cache.
-    """
-    stats = problem.solver_stats
-    extra = getattr(stats, "extra_stats", None)
-    try:
-        if name == "scs" and isinstance(extra, dict):
-            i = extra["info"]
-            return {"primal_objective": float(i["pobj"]), "dual_objective": float(i["dobj"]),
-                    "gap": float(i["gap"]), "primal_residual": float(i["res_pri"]),
-                    "dual_residual": float(i["res_dual"]),
-                    "primal_norm": float(np.abs(extra["x"]).sum()),
-                    "dual_norm": float(np.abs(extra["y"]).sum())}
-        if name == "ecos" and isinstance(extra, dict):
-            i = extra["info"]
-            return {"primal_objective": float(i["pcost"]), "dual_objective": float(i["dcost"]),
-                    "gap": float(i["gap"]), "relative_gap": float(i["relgap"]),
-                    "primal_residual": float(i["pres"]), "dual_residual": float(i["dres"])}
-        if name == "clarabel":
-            i = problem._solver_cache["CLARABEL"].get_info()
-            return {"primal_objective": float(i.cost_primal), "dual_objective": float(i.cost_dual),
-                    "gap": float(i.gap_abs), "relative_gap": float(i.gap_rel),
-                    "primal_residual": float(i.res_primal), "dual_residual": float(i.res_dual)}
-    except (AttributeError, KeyError, TypeError, ValueError):  # another solver version's layout
-        return None
-    return None
 
 
 def _reduction(X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -361,7 +327,7 @@ class ConvexProgram:
         Xs, self.scale_exp = pow2_scaled(X)
         # squared loss: also y = 2^f·ỹ (P(X, y, β) = 4^f·P(X, ỹ, β/2^f), w = 2^f·w̃; f = 0 for
         # max |y_j| in [2^-4, 2^4], and for ±1 labels)
-        self._y_model, self.y_exp = (pow2_scaled(problem.y, "y") if problem.loss.name == "squared"
+        self._y_model, self.y_exp = (pow2_scaled(problem.y, "y") if problem.loss.homogeneous
                                      else (problem.y, 0))
         Xm, lift = _reduction(Xs) if reduce else (Xs, None)
         self.lift = lift
@@ -467,7 +433,7 @@ class ConvexProgram:
         return self._chambers
 
     # ------------------------------------------------------------------ solve
-    def solve(self, beta: float | None = None, *, solver: str = "clarabel",
+    def solve(self, beta: float | None = None, *, solver: str = DEFAULT_SOLVER,
               tol: float | None = None, max_iters: int | None = None, warm_start: bool = False,
               certify: bool = True, certify_tol: float = 1e-6, options: dict | None = None,
               verbose: bool = False) -> ConvexSolution:
@@ -496,11 +462,7 @@ class ConvexProgram:
         """
         info = get_solver(solver)
         problem = self.problem if beta is None else self.problem.with_beta(beta)
-        extra = dict(options or {})
-        if info.name == "clarabel" and self.problem.loss.name == "logistic":
-            # Clarabel's exponential-cone steps stall (InsufficientProgress) on these programs with
-            # its default max step 0.99 (e.g. data/spirals.csv --bias, beta = 0.1); 0.9 solves them
-            extra.setdefault("max_step_fraction", 0.9)
+        extra = {**info.options_for(problem.loss.name), **(options or {})}
         opts = {**solver_options(info.name, tol=tol, max_iters=max_iters), **extra}
         used_tol = float(opts[info.tol_keys[0]])
         warnings: list[str] = []
@@ -509,6 +471,7 @@ class ConvexProgram:
         zero = None if self.trivial else self._zero_optimal(problem.beta)
         if self.trivial or zero is not None:  # W = 0 exactly, before any model is built or solved
             status, value, comp, solve_s, iters, raw_dual = "optimal", None, 0.0, 0.0, 0, None
+            accuracy = None  # no solver ran
             if zero is not None:
                 warnings.append(zero)
         else:
@@ -516,9 +479,15 @@ class ConvexProgram:
             if self.cvx is None:
                 self._build()
             explicit = tol is not None or any(k in extra for k in info.tol_keys)
-            fallback = None if explicit else info.fallback_tol
-            status, value, comp, solve_s, iters, used_tol = self._attempts(
-                info, opts, used_tol, fallback, max_iters, warm_start, verbose, warnings)
+            att, used_tol = solve_with_retry(
+                self.cvx, info, opts, tol=used_tol,
+                fallback=None if explicit else info.fallback_tol, max_iters=max_iters,
+                warm_start=warm_start, verbose=verbose, warnings=warnings,
+                context=f"n={problem.n}, d={problem.d}, p={p}",
+                hint=info.failure_hint(problem.loss.name))
+            status, value, comp, solve_s, iters = (att.status, att.value, att.compile_seconds,
+                                                   att.solve_seconds, att.iterations)
+            accuracy = att.accuracy
             Wk = np.concatenate([self.V_pos.value.T, self.V_neg.value.T], axis=0)  # (2q, r)
             if self.lift is not None:
                 Wk = Wk @ self.lift.T
@@ -542,7 +511,7 @@ class ConvexProgram:
         if viol > 1e-6:
             warnings.append(f"blocks violate their cones by {viol:.3g} (relative to the fit)")
         solver_dual = self._solver_dual(problem, raw_dual, warnings)
-        if problem.loss.name == "hinge" and solver_dual is not None:
+        if problem.loss.dual_from_solver and solver_dual is not None:
             dual, source = solver_dual, "solver"
         else:
             dual, source = problem.loss.dual_point(yhat, problem.y), "gradient"
@@ -563,104 +532,8 @@ class ConvexProgram:
             iterations=iters, warnings=tuple(warnings), certificate=cert, tol=used_tol,
             rank=self.rank, dual_source=source, solver_dual=solver_dual, cone_violation=viol,
             build_seconds=self.build_seconds,
-            solver_accuracy=(None if self.trivial or zero is not None  # no solver ran
-                             else getattr(self, "_accuracy", None)),
+            solver_accuracy=accuracy,
         )
-
-    def _attempts(self, info: SolverInfo, opts, used_tol, fallback, max_iters, warm_start,
-                  verbose, warnings):
-        """Run the solver; with a fallback tolerance, retry once unless cleanly optimal.
-
-        Returns (status, value, compile_s, solve_s, iterations, tol) of the solution kept (the
-        variables hold it); everything short of a clean first solve goes to ``warnings``.
-        """
-        try:
-            first = self._run(info, opts, warm_start, verbose)
-        except SolverError as exc:
-            if fallback is None:
-                raise
-            first, why = None, str(exc)
-        else:
-            if first.status == "optimal" or fallback is None:
-                return self._accept(info, first, used_tol, warnings)
-            why = f"status optimal_inaccurate at tol {used_tol:g}"
-            snap = self._snapshot()
-        opts2 = {**opts, **solver_options(info.name, tol=fallback, max_iters=max_iters)}
-        try:
-            second = self._run(info, opts2, warm_start, verbose)
-        except SolverError:
-            if first is None:
-                raise SolverError(f"{why}; the retry at tol {fallback:g} failed too") from None
-            second = None
-        if second is not None and (second.status == "optimal" or first is None):
-            warnings.append(f"solver {info.name}: {why}; re-solved at tol {fallback:g}")
-            if first is not None:  # timings cover both runs
-                second = second._replace(
-                    compile_seconds=second.compile_seconds + first.compile_seconds,
-                    solve_seconds=second.solve_seconds + first.solve_seconds)
-            return self._accept(info, second, fallback, warnings)
-        self._restore(snap)  # the retry did no better than the inaccurate first solve
-        warnings.append(f"solver {info.name}: a retry at tol {fallback:g} did not do better")
-        return self._accept(info, first, used_tol, warnings)
-
-    def _accept(self, info, att: _Attempt, tol, warnings):
-        self._accuracy = att.accuracy  # of the attempt kept: read by solve()
-        warnings.extend(att.notes)
-        if att.status == "optimal_inaccurate":
-            warnings.append(self._inaccurate(info, tol))
-        return att.status, att.value, att.compile_seconds, att.solve_seconds, att.iterations, tol
-
-    @staticmethod
-    def _inaccurate(info, tol) -> str:
-        return (f"solver {info.name} returned status optimal_inaccurate at tol {tol:g} "
-                "(less accurate than requested; see the certificate)")
-
-    def _snapshot(self):
-        return (self.V_pos.value.copy(), self.V_neg.value.copy(), self.prediction.dual_value)
-
-    def _restore(self, snap):
-        self.V_pos.value, self.V_neg.value = snap[0], snap[1]
-        self.prediction.save_dual_value(snap[2])
-
-    def _run(self, info, opts, warm_start, verbose):
-        t0 = time.perf_counter()
-        hint = "; try another solver (clarabel, ecos, scs) or another tolerance (--tol)"
-        if info.name == "ecos" and self.problem.loss.name == "logistic":
-            hint = ("; ECOS's exponential-cone method fails on logistic programs beyond tiny sizes "
-                    "(scripts/bench_solvers.py): use clarabel (default) or scs")
-        size = f"n={self.problem.n}, d={self.problem.d}, p={self.patterns.p}"
-        try:
-            with _warnings.catch_warnings(record=True) as caught:
-                _warnings.simplefilter("always")
-                self.cvx.solve(solver=info.cvxpy_name, warm_start=warm_start, verbose=verbose,
-                               **opts)
-        except cp.error.SolverError as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SolverError(f"solver {info.name} failed ({size}): {msg}{hint}") from None
-        except TypeError as exc:  # cvxpy's message for an unknown or mistyped solver option
-            raise InputError(f"solver {info.name}: {exc}") from None
-        except (ValueError, ArithmeticError) as exc:
-            raise SolverError(f"solver {info.name} failed ({size}): {type(exc).__name__}: "
-                              f"{exc}") from None
-        wall = time.perf_counter() - t0
-        notes = []
-        for w in caught:  # cvxpy's own warnings (e.g. "Solution may be inaccurate") are kept
-            text = f"cvxpy: {str(w.message).strip().splitlines()[0]}"
-            if text not in notes:
-                notes.append(text)
-        status = str(self.cvx.status)
-        if status not in _OK:
-            raise SolverError(f"solver {info.name} returned status {status!r} ({size}){hint}")
-        if self.V_pos.value is None or self.V_neg.value is None or self.cvx.value is None:
-            raise SolverError(f"solver {info.name} returned status {status!r} but no solution")
-        stats = self.cvx.solver_stats
-        comp = float(getattr(self.cvx, "compilation_time", None) or 0.0)
-        solve_s = stats.solve_time if stats is not None and stats.solve_time is not None else None
-        solve_s = float(solve_s) if solve_s is not None else max(0.0, wall - comp)
-        iters = stats.num_iters if stats is not None else None
-        iters = int(iters) if iters is not None else None
-        return _Attempt(status, float(self.cvx.value), comp, solve_s, iters, tuple(notes),
-                        _solver_accuracy(self.cvx, info.name))
 
     def _cone_violation(self, weights: BlockWeights) -> float:
         XW = self.problem.X @ weights.W.T  # (n, 2p)
@@ -676,14 +549,11 @@ class ConvexProgram:
         if lam.shape != (problem.n,) or not np.all(np.isfinite(lam)):
             warnings.append("the solver returned no usable dual for the prediction constraint")
             return None
-        if problem.loss.name == "squared":
-            return lam
-        q = problem.y * lam  # logistic and hinge: domain y*lambda in [0, 1]
-        dev = float(np.max(np.maximum(q - 1.0, 0.0) + np.maximum(-q, 0.0), initial=0.0))
-        if dev > 1e-6:
-            warnings.append(f"solver dual outside its domain y*lambda in [0, 1] by {dev:.3g}; "
-                            "projected")
-        return problem.y * np.clip(q, 0.0, 1.0)
+        lam, dev = problem.loss.project_dual(lam, problem.y)
+        if dev > DUAL_DOMAIN_TOL:
+            warnings.append(f"solver dual outside the dual domain of the {problem.loss.name} loss "
+                            f"by {dev:.3g}; projected")
+        return lam
 
     def _certify(self, problem, yhat, obj, lam, solver_dual, tol):
         full = self._complete_chambers()
@@ -706,11 +576,11 @@ def _resolve_patterns(problem, patterns, method, n_samples, seed):
     return enumerate_patterns(problem.X, method=method, n_samples=n_samples, seed=seed)
 
 
-def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: str = "clarabel",
-                 method: str = "auto", n_samples: int | None = None, seed: int = 0,
-                 tol: float | None = None, certify: bool = True, max_iters: int | None = None,
-                 reduce: bool = True, certify_tol: float = 1e-6,
-                 max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
+def solve_convex(problem: Problem, patterns: Patterns | None = None, *,
+                 solver: str = DEFAULT_SOLVER, method: str = "auto",
+                 n_samples: int | None = None, seed: int = 0, tol: float | None = None,
+                 certify: bool = True, max_iters: int | None = None, reduce: bool = True,
+                 certify_tol: float = 1e-6, max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
                  chambers: Patterns | None = None, options: dict | None = None) -> ConvexSolution:
     r"""Solve the convex program (SPEC §2.1) of ``problem`` on a pattern list.
 
@@ -757,7 +627,7 @@ def solve_convex(problem: Problem, patterns: Patterns | None = None, *, solver: 
 
 
 def regularization_path(problem: Problem, betas: Iterable[float], patterns: Patterns | None = None,
-                        *, solver: str = "clarabel", method: str = "auto",
+                        *, solver: str = DEFAULT_SOLVER, method: str = "auto",
                         n_samples: int | None = None, seed: int = 0, tol: float | None = None,
                         certify: bool = True, max_iters: int | None = None, reduce: bool = True,
                         warm_start: bool = True, certify_tol: float = 1e-6,

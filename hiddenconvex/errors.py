@@ -16,6 +16,8 @@ __all__ = [
     "check_vector",
     "check_beta",
     "check_seed",
+    "check_int",
+    "check_positive",
 ]
 
 
@@ -70,19 +72,36 @@ def check_vector(v, n: int | None = None, name: str = "y") -> np.ndarray:
     return a
 
 
+def check_int(value, name: str, minimum: int = 0, *, what: str | None = None) -> int:
+    """``value`` as a Python int ≥ ``minimum`` (booleans and floats are refused).
+
+    The one integer-argument check of the package; the message is
+    ``"{name} must be an integer >= {minimum}, got {value!r}"`` (or ``what`` in place of
+    "an integer >= minimum").
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"{name} must be {what or f'an integer >= {minimum}'}, got {value!r}")
+    return int(value)
+
+
+def check_positive(value, name: str) -> float:
+    """``value`` as a finite float > 0 (the one positive-number check of the package)."""
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be a number, got {value!r}")
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(f) or f <= 0:
+        raise InputError(f"{name} must be finite and > 0, got {value!r}")
+    return f
+
+
 def check_beta(beta) -> float:
     """Weight decay must be a finite float > 0."""
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise InputError(f"beta must be a number, got {beta!r}") from None
-    if not np.isfinite(b) or b <= 0:
-        raise InputError(f"beta must be finite and > 0, got {beta!r}")
-    return b
+    return check_positive(beta, "beta")
 
 
 def check_seed(seed) -> int:
     """Seeds are non-negative Python ints (recorded in every result row)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return check_int(seed, "seed", 0, what="a non-negative integer")

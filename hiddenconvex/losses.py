@@ -24,14 +24,19 @@ from .errors import InputError
 if TYPE_CHECKING:  # cvxpy is heavy (~1 s to import): only the convex program needs it
     import cvxpy as cp
 
-__all__ = ["Loss", "Squared", "Logistic", "Hinge", "get_loss", "LOSSES"]
+__all__ = ["Loss", "Squared", "Logistic", "Hinge", "get_loss", "LOSSES", "DEFAULT_LOSS"]
 
 
 class Loss(ABC):
     """A convex loss :math:`\\ell(z; y)` of the prediction vector ``z`` (shape (n,))."""
 
     name: str
+    #: ℓ is strictly convex: the optimal prediction ŷ* is unique (the optimal-set polytope).
     strictly_convex: bool
+    #: ℓ(c·z; c·y) = c²·ℓ(z; y) for c > 0 (the squared loss): targets may be rescaled exactly.
+    homogeneous: bool = False
+    #: −∇ℓ(ŷ) is not a valid dual point at a kink of ℓ (hinge): use the solver's multiplier.
+    dual_from_solver: bool = False
 
     def check_labels(self, y: np.ndarray) -> np.ndarray:
         """Return ``y`` if it fits this loss, else raise :class:`InputError`."""
@@ -53,6 +58,11 @@ class Loss(ABC):
     def dual_value(self, lam: np.ndarray, y: np.ndarray) -> float:
         r""":math:`-\ell^*(-\lambda)`; ``-inf`` when :math:`\lambda` is outside the domain."""
 
+    def project_dual(self, lam: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        r"""``(λ', dev)``: λ projected onto the domain of :math:`-\ell^*(-\cdot)` and the largest
+        distance of a coordinate from it (0 for the squared loss, whose domain is R^n)."""
+        return lam, 0.0
+
     @abstractmethod
     def max_dual_scale(self, lam: np.ndarray, y: np.ndarray) -> float:
         r"""Largest :math:`t \ge 0` with :math:`t\lambda` in the domain of
@@ -64,9 +74,9 @@ class Loss(ABC):
         Returns ``(t, value)``. Used for the lower bound of SPEC §2.4 step 4.
         """
         t_max = min(float(t_max), self.max_dual_scale(lam, y))
-        if not np.isfinite(t_max):
-            raise ValueError("t_max must be finite")
-        if t_max <= 0:
+        if t_max <= 0 or not np.isfinite(t_max):  # an unbounded scale in a bounded domain: λ = 0
+            if not np.isfinite(t_max) and np.any(lam):
+                raise ValueError("t_max must be finite for a nonzero dual point")
             return 0.0, self.dual_value(0.0 * lam, y)
         res = minimize_scalar(
             lambda t: -self.dual_value(t * lam, y),
@@ -91,6 +101,7 @@ class Squared(Loss):
 
     name = "squared"
     strictly_convex = True
+    homogeneous = True
 
     def value(self, z, y):
         r = z - y
@@ -118,6 +129,13 @@ class Squared(Loss):
         return 0.5 * cp.sum_squares(z - y)
 
 
+def _project_unit_box(lam, y) -> tuple[np.ndarray, float]:
+    """Projection onto the dual domain y_j λ_j ∈ [0, 1] of the logistic and hinge losses."""
+    q = y * np.asarray(lam, dtype=float)
+    dev = float(np.max(np.maximum(q - 1.0, 0.0) + np.maximum(-q, 0.0), initial=0.0))
+    return y * np.clip(q, 0.0, 1.0), dev
+
+
 def _check_pm1(y: np.ndarray, name: str) -> np.ndarray:
     bad = ~np.isin(y, (-1.0, 1.0))
     if np.any(bad):
@@ -136,6 +154,9 @@ class Logistic(Loss):
 
     def check_labels(self, y):
         return _check_pm1(y, self.name)
+
+    def project_dual(self, lam, y):
+        return _project_unit_box(lam, y)
 
     def value(self, z, y):
         return float(np.sum(np.logaddexp(0.0, -y * z)))
@@ -169,9 +190,13 @@ class Hinge(Loss):
 
     name = "hinge"
     strictly_convex = False
+    dual_from_solver = True
 
     def check_labels(self, y):
         return _check_pm1(y, self.name)
+
+    def project_dual(self, lam, y):
+        return _project_unit_box(lam, y)
 
     def value(self, z, y):
         return float(np.sum(np.maximum(0.0, 1.0 - y * z)))
@@ -205,6 +230,9 @@ class Hinge(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {"squared": Squared, "logistic": Logistic, "hinge": Hinge}
+
+#: The loss used when none is named (regression with ½‖ŷ − y‖²).
+DEFAULT_LOSS = "squared"
 
 
 def get_loss(loss: str | Loss) -> Loss:

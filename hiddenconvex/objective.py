@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import check_beta, check_matrix, check_vector
-from .losses import Loss, get_loss
+from .losses import DEFAULT_LOSS, Loss, get_loss
 
 __all__ = ["Problem", "ObjectiveValue", "objective"]
 
@@ -52,7 +52,7 @@ class Problem:
     loss: Loss
 
     @classmethod
-    def create(cls, X, y, beta, loss: str | Loss = "squared") -> Problem:
+    def create(cls, X, y, beta, loss: str | Loss = DEFAULT_LOSS) -> Problem:
         """Validated constructor: finite data, matching shapes, beta > 0, labels fit the loss."""
         X = check_matrix(X)
         y = check_vector(y, X.shape[0])

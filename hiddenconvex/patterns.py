@@ -69,9 +69,11 @@ from ._memory import (
     exact_memory,
     sample_memory,
 )
-from .errors import InputError, check_matrix, check_seed
+from .errors import InputError, check_int, check_matrix, check_seed
 
 __all__ = [
+    "METHODS",
+    "PATTERN_SETS",
     "Patterns",
     "MemoryEstimate",
     "DEFAULT_MAX_EXACT",
@@ -98,6 +100,13 @@ __all__ = [
 #: variables and 2p·n cone constraints, and p = 20,000 (40,000 blocks) is about the largest list a
 #: cvxpy/Clarabel solve handles in minutes for n ≈ 100. Above it, sampling keeps it tractable.
 DEFAULT_MAX_EXACT = 20_000
+
+#: How a pattern list is obtained: exact chambers, sampled gates, or exact when Cover's bound is at
+#: most :data:`DEFAULT_MAX_EXACT`.
+METHODS = ("auto", "exact", "sample")
+
+#: Chamber patterns (canonical, SPEC §1.2) or the paper's ≥-pattern set.
+PATTERN_SETS = ("chamber", "ge")
 
 
 #: Default number of Gaussian gates for ``method="sample"``: at most 5,000 distinct patterns, i.e. a
@@ -475,12 +484,11 @@ def enumerate_patterns(X, method: str = "auto", *, n_samples: int | None = None,
 
 def _validate_args(method, n_samples, seed, pattern_set, max_exact):
     """Check the parameters of :func:`enumerate_patterns`; return (n_samples, seed) normalized."""
-    if method not in ("auto", "exact", "sample"):
+    if method not in METHODS:
         raise InputError(f"unknown pattern method {method!r} (use 'auto', 'exact' or 'sample')")
-    if pattern_set not in ("chamber", "ge"):
+    if pattern_set not in PATTERN_SETS:
         raise InputError(f"unknown pattern_set {pattern_set!r} (use 'chamber' or 'ge')")
-    if isinstance(max_exact, bool) or not isinstance(max_exact, int | np.integer) or max_exact < 1:
-        raise InputError(f"max_exact must be a positive integer, got {max_exact!r}")
+    check_int(max_exact, "max_exact", 1, what="a positive integer")
     if method == "sample" and pattern_set == "ge":
         raise InputError("pattern_set='ge' is only available with method='exact'")
     seed = check_seed(seed)

@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from .errors import InputError, check_seed
+from .errors import InputError, check_int, check_positive, check_seed
 from .network import ReLUNetwork, relu
 from .objective import ObjectiveValue, Problem, objective
 
@@ -100,6 +100,8 @@ __all__ = [
 ]
 
 METHODS = ("lbfgs", "gd", "adam", "lbfgs-kinks")
+#: The default training method: reaches optima whose neurons sit on kinks of the data.
+DEFAULT_METHOD = "lbfgs-kinks"
 
 _DEFAULT_MAX_ITER = {"lbfgs": 20000, "gd": 20000, "adam": 20000, "lbfgs-kinks": 20000}
 _DEFAULT_LR = {"gd": 1.0, "adam": 1e-2}
@@ -291,7 +293,7 @@ def initial_network(problem: Problem, width: int, seed: int,
     """
     width = _check_width(width)
     seed = check_seed(seed)
-    init_scale = _check_positive(init_scale, "init_scale")
+    init_scale = check_positive(init_scale, "init_scale")
     rng = np.random.default_rng(seed)
     U = rng.normal(scale=init_scale / np.sqrt(problem.d), size=(width, problem.d))
     alpha = rng.normal(scale=init_scale / np.sqrt(width), size=width)
@@ -299,25 +301,11 @@ def initial_network(problem: Problem, width: int, seed: int,
 
 
 def _check_width(width) -> int:
-    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width < 1:
-        raise InputError(f"width must be an integer >= 1, got {width!r}")
-    return int(width)
-
-
-def _check_positive(v, name: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {v!r}") from None
-    if not np.isfinite(f) or f <= 0:
-        raise InputError(f"{name} must be finite and > 0, got {v!r}")
-    return f
+    return check_int(width, "width", 1)
 
 
 def _check_iterations(v, name: str = "max_iter") -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-        raise InputError(f"{name} must be an integer >= 0, got {v!r}")
-    return int(v)
+    return check_int(v, name, 0)
 
 
 def train(
@@ -390,8 +378,8 @@ def train(
     width = _check_width(width)
     if method not in METHODS:
         raise InputError(f"unknown training method {method!r}; choose one of {', '.join(METHODS)}")
-    tol = _check_positive(tol, "tol")
-    ftol = _check_positive(ftol, "ftol")
+    tol = check_positive(tol, "tol")
+    ftol = check_positive(ftol, "ftol")
     max_iter = _DEFAULT_MAX_ITER[method] if max_iter is None else _check_iterations(max_iter)
     if init is None:
         seed = check_seed(seed)
@@ -405,23 +393,23 @@ def train(
         raise InputError("callback must be callable as callback(iteration, objective)")
     options: dict = {"init_scale": float(init_scale), "max_iter": max_iter, "tol": tol}
     if method == "gd":
-        options["lr"] = _check_positive(_DEFAULT_LR["gd"] if lr is None else lr, "lr")
+        options["lr"] = check_positive(_DEFAULT_LR["gd"] if lr is None else lr, "lr")
         options["line_search"] = bool(line_search)
     if method == "adam":
-        options["lr"] = _check_positive(_DEFAULT_LR["adam"] if lr is None else lr, "lr")
+        options["lr"] = check_positive(_DEFAULT_LR["adam"] if lr is None else lr, "lr")
         b1, b2 = (float(b) for b in adam_betas)
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise InputError(f"adam_betas must lie in [0, 1), got {adam_betas!r}")
-        decay = _check_positive(lr_decay, "lr_decay")
+        decay = check_positive(lr_decay, "lr_decay")
         if decay > 1:
             raise InputError(f"lr_decay must lie in (0, 1], got {lr_decay!r}")
         options.update(adam_beta1=b1, adam_beta2=b2,
-                       adam_eps=_check_positive(adam_eps, "adam_eps"), lr_decay=decay,
+                       adam_eps=check_positive(adam_eps, "adam_eps"), lr_decay=decay,
                        decay_every=max(1, _check_iterations(decay_every, "decay_every")))
     if method in ("lbfgs", "lbfgs-kinks"):
         options["ftol"] = ftol
     if method == "lbfgs-kinks":
-        options.update(kink_tol=_check_positive(kink_tol, "kink_tol"),
+        options.update(kink_tol=check_positive(kink_tol, "kink_tol"),
                        kink_rounds=_check_iterations(kink_rounds, "kink_rounds"))
 
     fobj = _Objective(problem, width)

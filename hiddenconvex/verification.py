@@ -51,6 +51,7 @@ from .network import ReLUNetwork, is_scaled, scaling_violation
 from .objective import Problem, objective
 from .patterns import Patterns
 from .solvers import DEFAULT_SOLVER
+from .training import DEFAULT_METHOD as TRAIN_DEFAULT
 from .training import METHODS as TRAIN_METHODS
 from .training import TrainingResult, train_many
 
@@ -549,7 +550,7 @@ def verify_training(
     pattern_seed: int = 0,
     solver: str = DEFAULT_SOLVER,
     solver_tol: float | None = None,
-    train_method: str = "lbfgs-kinks",
+    train_method: str = TRAIN_DEFAULT,
     train_options: dict | None = None,
     tol: float = DEFAULT_TOL,
     reach_tol: float = REACH_TOL,

@@ -466,16 +466,18 @@ class _FailFirst:
     """Make the first solver run raise (as Clarabel's InsufficientProgress does)."""
 
     def __init__(self, monkeypatch):
-        self.calls = []
-        real = ConvexProgram._run
+        import hiddenconvex.solvers as solvers
 
-        def run(program, info, opts, warm_start, verbose):
+        self.calls = []
+        real = solvers.run_solver
+
+        def run(problem, info, opts, **kwargs):
             self.calls.append(dict(opts))
             if len(self.calls) == 1:
                 raise SolverError("solver clarabel failed: InsufficientProgress")
-            return real(program, info, opts, warm_start, verbose)
+            return real(problem, info, opts, **kwargs)
 
-        monkeypatch.setattr(ConvexProgram, "_run", run)
+        monkeypatch.setattr(solvers, "run_solver", run)
 
 
 def test_default_tolerance_failure_is_retried_and_reported(monkeypatch):

@@ -10,6 +10,9 @@ import sys
 import numpy as np
 
 from ..experiments.datasets import Dataset, load_csv
+from ..losses import DEFAULT_LOSS, LOSSES
+from ..patterns import METHODS as PATTERN_METHODS
+from ..solvers import DEFAULT_SOLVER, SOLVERS
 
 #: Every message of the value types below starts with this; ``hiddenconvex.cli._Parser`` turns
 #: argparse's "argument --x: must be ..." into "--x must be ...".
@@ -96,7 +99,7 @@ def add_data_args(p: argparse.ArgumentParser, labels_needed: bool = True) -> Non
 
 
 def add_pattern_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["exact", "sample", "auto"], default="auto",
+    p.add_argument("--method", choices=PATTERN_METHODS, default="auto",
                    help="pattern enumeration (auto = exact when the Cover bound is small)")
     p.add_argument("--samples", type=positive_int, default=None,
                    help="number of Gaussian gates for sampling (>= 1)")
@@ -108,10 +111,10 @@ def add_solver_args(p: argparse.ArgumentParser, beta: float | None = None) -> No
     """--beta (required unless a default ``beta`` is given), --loss, --solver."""
     p.add_argument("--beta", type=positive_float, required=beta is None, default=beta,
                    help="weight decay beta > 0")
-    p.add_argument("--loss", choices=["squared", "logistic", "hinge"], default="squared",
+    p.add_argument("--loss", choices=tuple(LOSSES), default=DEFAULT_LOSS,
                    help="squared = 1/2 ||yhat - y||^2 (a sum, no 1/n); logistic and hinge need "
                         "labels -1/+1")
-    p.add_argument("--solver", default="clarabel", help="clarabel, ecos or scs")
+    p.add_argument("--solver", default=DEFAULT_SOLVER, help=", ".join(SOLVERS))
 
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ from .common import (
 
 
 def register(subparsers) -> None:
-    from ..patterns import DEFAULT_MAX_EXACT
+    from ..patterns import DEFAULT_MAX_EXACT, PATTERN_SETS
 
     p = subparsers.add_parser(
         "patterns",
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     add_data_args(p, labels_needed=False)
     add_pattern_args(p)
     add_json_arg(p)
-    p.add_argument("--pattern-set", choices=["chamber", "ge"], default="chamber",
+    p.add_argument("--pattern-set", choices=PATTERN_SETS, default="chamber",
                    help="chamber patterns (canonical) or the paper's >=-patterns (exact only)")
     p.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
                    help="auto: enumerate exactly when Cover's bound is at most this")

@@ -30,8 +30,6 @@ from .common import (
     print_table,
 )
 
-DEFAULT_TRAIN_METHOD = "lbfgs-kinks"
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -57,12 +55,12 @@ def register(subparsers) -> None:
 def add_training_args(p: argparse.ArgumentParser, seeds: int = 4) -> None:
     """Training and verification options (shared with ``hiddenconvex run``)."""
     from ..minimality import GROUPINGS
-    from ..training import METHODS
+    from ..training import DEFAULT_METHOD, METHODS
     from ..verification import DEFAULT_TOL, REACH_TOL
 
     p.add_argument("--seeds", type=positive_int, default=seeds,
                    help="number of trained networks (training seeds 0..K-1)")
-    p.add_argument("--train-method", choices=METHODS, default=DEFAULT_TRAIN_METHOD,
+    p.add_argument("--train-method", choices=METHODS, default=DEFAULT_METHOD,
                    help="gradient method (lbfgs-kinks: L-BFGS, then L-BFGS on the kink manifold)")
     p.add_argument("--max-iter", type=nonnegative_int, default=None,
                    help="training iteration limit (default: the method's)")
