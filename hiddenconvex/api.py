@@ -31,6 +31,7 @@ import numpy as np
 
 from .blocks import BlockWeights
 from .certificate import DEFAULT_MAX_CHAMBERS, Certificate, beta_max, complete_chambers
+from .convex_solution import ACTIVE_BLOCK_TOL
 from .errors import InputError, SolverError, check_matrix
 from .losses import DEFAULT_LOSS
 from .network import ReLUNetwork
@@ -159,13 +160,21 @@ class Result:
         return self.chambers is not None
 
     # ------------------------------------------------------------------ networks
-    def network(self, width: int | None = None) -> ReLUNetwork:
-        """ψ(W) (SPEC §4.2): one scaled neuron per nonzero block, an optimal network of the
-        non-convex problem when the solution is certified; padded with zero neurons to ``width``.
-        With ``bias=True`` its inputs are ``[x, 1]`` (use :meth:`predict` for raw inputs)."""
+    def network(self, width: int | None = None, *, tol: float = ACTIVE_BLOCK_TOL) -> ReLUNetwork:
+        """ψ(W) (SPEC §4.2): one scaled neuron per active block, padded with zero neurons to
+        ``width``.
+
+        Blocks with ‖w_b‖ ≤ ``tol``·max‖w‖ are left out (an interior-point solver leaves the
+        inactive blocks at ~1e-12 of the largest, not at 0; ``tol=0`` keeps every nonzero block,
+        and then L_β(ψ(W)) equals :attr:`objective` exactly, SPEC §4.2). When the solution is
+        certified this is an optimal network of the non-convex problem to the certificate's gap
+        plus the left-out blocks' share. With ``bias=True`` its inputs are ``[x, 1]`` (use
+        :meth:`predict` for raw inputs). The exact optimal networks, minimal ones included, are
+        in :attr:`optimal_set`.
+        """
         from .maps import psi
 
-        return psi(self.weights, width=width)
+        return psi(self.weights, width=width, tol=tol)
 
     def predict(self, X) -> np.ndarray:
         """Predictions of :meth:`network` on new data X (shape (m, d) without the ones column)."""

@@ -17,7 +17,10 @@ from .certificate import Certificate
 from .objective import ObjectiveValue, Problem
 from .patterns import Patterns
 
-__all__ = ["ConvexSolution"]
+__all__ = ["ConvexSolution", "ACTIVE_BLOCK_TOL"]
+
+#: A block is active when its norm exceeds this fraction of the largest block's norm.
+ACTIVE_BLOCK_TOL = 1e-6
 
 # keys of ConvexSolution.solver_accuracy (the columns ``solver_<key>`` of its record)
 _ACCURACY_KEYS = ("primal_objective", "dual_objective", "gap", "relative_gap", "primal_residual",
@@ -123,11 +126,11 @@ class ConvexSolution:
     def beta(self) -> float:
         return self.problem.beta
 
-    def active_blocks(self, tol: float = 1e-6) -> np.ndarray:
-        """Blocks with ‖w_i‖ > tol · max(1, max_i ‖w_i‖)."""
+    def active_blocks(self, tol: float = ACTIVE_BLOCK_TOL) -> np.ndarray:
+        """Blocks with ‖w_i‖ > tol · max_i ‖w_i‖ (relative to the largest block: scale-free;
+        an interior-point solver leaves the inactive blocks at ~1e-12 of it, not at 0)."""
         norms = self.weights.norms()
-        scale = max(1.0, float(norms.max(initial=0.0)))
-        return np.flatnonzero(norms > tol * scale)
+        return np.flatnonzero(norms > tol * float(norms.max(initial=0.0)))
 
     def to_record(self) -> dict:
         """Flat dict (scalars and lists of strings only) for tables and JSON."""
