@@ -32,34 +32,45 @@ What is proven and what is tolerant (see also :class:`Tolerances`):
   excluded block is reported); rank decisions use a relative singular-value threshold; LP/MILP
   feasibility is HiGHS's (≈1e-7 relative), and every MILP/vertex support is re-checked by least
   squares against ``fit`` tolerance.
+
+Layout: :mod:`hiddenconvex._polish` refines (ŷ, λ); :mod:`hiddenconvex._polytope` holds the
+candidates and everything on 𝒫 (LPs, supports, vertices, m*, pruning); this module builds the
+:class:`OptimalSet` step by step (:func:`optimal_set`). Thresholds: :mod:`hiddenconvex.tolerances`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import math
-import os
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp, nnls
-from scipy.special import expit
 
-from .blocks import BlockWeights, block_gamma
-from .errors import InputError, SolverError, check_matrix
+from . import tolerances as _tol
+from ._polish import _dual_point
+from ._polytope import (
+    _candidate_coefficients,
+    _polytope,
+    _prune_columns,
+    _reference,
+)
+from .blocks import BlockWeights
+from .errors import InputError, check_matrix
 from .maps import phi, psi, random_split
 from .minimality import to_minimal
-from .network import ReLUNetwork, relu
+from .network import ReLUNetwork
 from .objective import Problem, objective
+from .solvers import DEFAULT_SOLVER
 
 __all__ = ["Tolerances", "Membership", "OptimalSet", "optimal_set", "prune"]
+
+#: Dual feasibility of the polished point (read by tests/tolerances.py under this name).
+_POLISH_FEAS = _tol.POLISH_FEASIBILITY
 
 
 @dataclass(frozen=True)
 class Tolerances:
     """Relative tolerances (SPEC §4.11).
+
+    Defaults: :mod:`hiddenconvex.tolerances` (``SET_*``).
 
     Attributes
     ----------
@@ -82,56 +93,22 @@ class Tolerances:
     certificate : the solution is certified when ``M(λ) <= β (1 + certificate)``.
     """
 
-    equicorrelation: float = 1e-6
-    polished: float = 1e-12
-    direction: float = 1e-6
-    fit: float = 1e-6
-    support: float = 1e-10
-    balance: float = 1e-6
-    rank: float = 1e-8
-    active: float = 1e-7
-    certificate: float = 1e-6
+    equicorrelation: float = _tol.SET_EQUICORRELATION
+    polished: float = _tol.SET_POLISHED
+    direction: float = _tol.SET_DIRECTION
+    fit: float = _tol.SET_FIT
+    support: float = _tol.SET_SUPPORT
+    balance: float = _tol.SET_BALANCE
+    rank: float = _tol.SET_RANK
+    active: float = _tol.SET_ACTIVE
+    certificate: float = _tol.SET_CERTIFICATE
 
 
 # --------------------------------------------------------------------------------------------------
 # Pruning (paper C's "optimal pruning", SPEC §4.7)
 
 
-def _prune_columns(G: np.ndarray, mags: np.ndarray, rank_tol: float,
-                   neutral: float = 1e-12) -> np.ndarray:
-    """Multipliers μ >= 0 with G μ = G 1 (up to the null-vector accuracy), Σ μ_b mags_b <= Σ mags_b
-    (up to ``neutral · Σ mags``) and linearly independent active columns ``G[:, μ > 0]``.
-
-    ``G`` (n, m) holds the fits of the items, ``mags`` their norms (the regularizer). Each step
-    takes a null vector ``c`` of the current fits and scales item b by ``1 − c_b/c_k``,
-    ``k = argmax c``; of the two orientations ±c, one with ``Σ c_b r_b >= −neutral Σ r``
-    (regularizer not increased) is used, preferring the one with ``max c >= −min c`` (factors in
-    [0, 2]: no amplification of rounding).
-    """
-    m = G.shape[1]
-    mu = np.ones(m)
-    for _ in range(m + 1):
-        act = np.flatnonzero(mu > 0)
-        if act.size == 0:
-            break
-        F = G[:, act] * mu[act]
-        _, sv, Vt = np.linalg.svd(F, full_matrices=True)
-        if act.size <= F.shape[0] and sv[-1] > rank_tol * sv[0]:
-            break
-        c = Vt[-1]  # a (numerical) null vector; exact when there are more columns than rows
-        r = mags[act] * mu[act]
-        slack = neutral * float(r.sum())
-        options = [v for v in (c, -c) if v @ r >= -slack and v.max() > 0]
-        c = max(options, key=lambda v: v.max() + v.min())
-        k = int(np.argmax(c))
-        scale = 1.0 - c / c[k]
-        scale[np.abs(scale) <= 1e-12] = 0.0  # ties leave together
-        scale[k] = 0.0
-        mu[act] = mu[act] * np.clip(scale, 0.0, None)
-    return mu
-
-
-def prune(weights: BlockWeights, X, *, tol: float = 1e-8) -> BlockWeights:
+def prune(weights: BlockWeights, X, *, tol: float = _tol.PRUNE_RANK) -> BlockWeights:
     r"""Prune feasible convex weights to linearly independent block fits (SPEC §4.7).
 
     Repeats: take a null vector ``c`` of the active fits :math:`F = [\gamma_b D_b X w_b]`, oriented
@@ -288,12 +265,8 @@ class OptimalSet:
 
     def weights(self, a) -> BlockWeights:
         """Convex weights of ``a``: ``w_b = a_k s_k`` on the first block of each candidate."""
-        a = self._check_coefficients(a)
-        p = self.patterns.p
-        W = np.zeros((2 * p, self.problem.d))
-        for k in np.flatnonzero(a > 0):
-            W[self.candidate_blocks[k][0]] = a[k] * self.directions[k]
-        return BlockWeights(W, self.patterns.D)
+        return _candidate_weights(self._check_coefficients(a), self.candidate_blocks,
+                                  self.directions, self.patterns.D)
 
     def network(self, a, width: int | None = None) -> ReLUNetwork:
         r"""ψ(weights(a)): neurons :math:`(\sqrt{a_k}s_k, \gamma_k\sqrt{a_k})`, padded to
@@ -324,7 +297,7 @@ class OptimalSet:
             a = np.zeros(0)
         else:
             a = rng.dirichlet(np.ones(self.lp_points.shape[0])) @ self.lp_points
-            a[a <= self.tolerances.active * max(self.total_mass, 1e-300)] = 0.0
+            a[a <= self.tolerances.active * max(self.total_mass, _tol.SET_MASS_FLOOR)] = 0.0
         net = self.network(a)
         width = max(net.width, int(self.active.size)) if width is None else width
         return random_split(net, width, seed=seed)
@@ -419,310 +392,19 @@ class OptimalSet:
         }
 
 
+
+
 # --------------------------------------------------------------------------------------------------
 # Construction
 
 
-def _svd_rank(A: np.ndarray, rel: float) -> int:
-    if A.size == 0:
-        return 0
-    sv = np.linalg.svd(A, compute_uv=False)
-    return int(np.sum(sv > rel * sv[0])) if sv[0] > 0 else 0
-
-
-def _dedupe(gamma_b, S_b, blocks,
-            tol) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, ...], ...]]:
-    reps: list[tuple[float, np.ndarray, list[int]]] = []
-    for g, s, b in zip(gamma_b, S_b, blocks, strict=True):
-        for g2, s2, members in reps:
-            if g2 == g and np.linalg.norm(s - s2) <= tol:
-                members.append(int(b))
-                break
-        else:
-            reps.append((float(g), s, [int(b)]))
-    if not reps:
-        return np.zeros(0), np.zeros((0, S_b.shape[1] if S_b.ndim == 2 else 0)), ()
-    return (np.array([g for g, _, _ in reps]), np.array([s for _, s, _ in reps]),
-            tuple(tuple(mm) for _, _, mm in reps))
-
-
-def _lp_max(Z: np.ndarray, yhat: np.ndarray, k: int) -> np.ndarray:
-    K = Z.shape[1]
-    c = np.zeros(K)
-    c[k] = -1.0
-    res = linprog(c, A_eq=Z, b_eq=yhat, bounds=[(0, None)] * K, method="highs")
-    if res.status != 0:
-        raise SolverError(f"LP max a_{k} over the optimal polytope failed: {res.message}")
-    return np.clip(res.x, 0.0, None)
-
-
-def _support_solution(Z: np.ndarray, yhat: np.ndarray, S, rank_tol: float):
-    """(a_S, residual) for independent columns S, else None."""
-    ZS = Z[:, S]
-    if _svd_rank(ZS, rank_tol) < len(S):
-        return None
-    aS, *_ = np.linalg.lstsq(ZS, yhat, rcond=None)
-    return aS, float(np.linalg.norm(ZS @ aS - yhat))
-
-
-def _enumerate_vertices(Z, yhat, tol: Tolerances, res_tol, pos_tol):
-    """All vertices of {a >= 0 : Z a = yhat}: supports with independent columns and a strictly
-    positive least-squares solution that fits. Returns (vertices (V, K), supports examined)."""
-    K = Z.shape[1]
-    r = _svd_rank(Z, tol.rank)
-    verts, checked = [], 0
-    for size in range(1, r + 1):
-        for S in itertools.combinations(range(K), size):
-            checked += 1
-            sol = _support_solution(Z, yhat, list(S), tol.rank)
-            if sol is None:
-                continue
-            aS, res = sol
-            if res <= res_tol and np.all(aS > pos_tol):
-                v = np.zeros(K)
-                v[list(S)] = aS
-                verts.append(v)
-    return (np.array(verts) if verts else np.zeros((0, K))), checked
-
-
-def _m_star_enumerate(Z, yhat, upper: int, tol: Tolerances, res_tol, pos_tol):
-    """Smallest support size < upper whose cone contains yhat (None if none)."""
-    K = Z.shape[1]
-    for size in range(1, upper):
-        for S in itertools.combinations(range(K), size):
-            sol = _support_solution(Z, yhat, list(S), tol.rank)
-            if sol is None:
-                continue
-            aS, res = sol
-            if res <= res_tol and np.all(aS >= -pos_tol):
-                a = np.zeros(K)
-                a[list(S)] = np.clip(aS, 0.0, None)
-                return size, a
-    return None
-
-
-@contextlib.contextmanager
-def _silent_stdout():
-    """Silence the process's file descriptor 1 (HiGHS's MIP solver prints debug lines there from
-    C++, which would corrupt ``--json`` output)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _m_star_milp(Z, yhat, U, time_limit: float, slack: float):
-    """min Σ b_k s.t. |Z a − ŷ| <= slack (entrywise), 0 <= a_k <= U_k b_k, b binary (HiGHS).
-
-    ``U_k = max_{a∈𝒫} a_k`` (from the LPs) is an exact big-M. The slack (the fit tolerance, spread
-    over the n entries) absorbs the rounding of ŷ and of the dropped inactive candidates, which can
-    make the exact equality infeasible for HiGHS; every support found is re-checked by least
-    squares. Returns (support, proven optimal?, dual bound)."""
-    K = Z.shape[1]
-    Ubig = U * (1.0 + 1e-6) + 1e-12 * max(float(U.max(initial=0.0)), 1e-300)
-    c = np.concatenate([np.zeros(K), np.ones(K)])
-    A_fit = np.hstack([Z, np.zeros_like(Z)])
-    A_link = np.hstack([np.eye(K), -np.diag(Ubig)])
-    cons = [LinearConstraint(A_fit, yhat - slack, yhat + slack),
-            LinearConstraint(A_link, -np.inf, 0.0)]
-    bounds = Bounds(np.zeros(2 * K), np.concatenate([Ubig, np.ones(K)]))
-    with _silent_stdout():
-        res = milp(c, integrality=np.concatenate([np.zeros(K), np.ones(K)]), bounds=bounds,
-                   constraints=cons,
-                   options={"mip_rel_gap": 0.0, "time_limit": float(time_limit), "disp": False})
-    bound = getattr(res, "mip_dual_bound", None)
-    if res.x is None:
-        if res.status == 1:  # time limit before any integer solution
-            return None, False, bound
-        raise SolverError(f"MILP for m* failed: {res.message}")
-    return np.flatnonzero(res.x[K:] > 0.5), res.status == 0, bound
-
-
-def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Diagonal of the Hessian of the loss at ``z`` (None when the loss is not twice
-    differentiable)."""
-    if loss.name == "squared":
-        return np.ones_like(z)
-    if loss.name == "logistic":
-        t = y * z
-        return expit(t) * expit(-t)
-    return None
-
-
-def _face_projector(X: np.ndarray, s: np.ndarray, face_tol: float = 1e-9) -> np.ndarray:
-    """Orthogonal projector onto {u : x_j^T u = 0 for the rows j with x_j^T s = 0} (the face of
-    s)."""
-    rn = np.linalg.norm(X, axis=1)
-    F = (np.abs(X @ s) <= face_tol * rn) & (rn > 0)
-    d = X.shape[1]
-    if not np.any(F):
-        return np.eye(d)
-    _, sv, Vt = np.linalg.svd(X[F], full_matrices=True)
-    r = int(np.sum(sv > 1e-12 * sv[0]))
-    N = Vt[r:].T
-    return N @ N.T
-
-
-@dataclass(frozen=True)
-class _Candidates:
-    """Blocks equicorrelated at one dual point, deduplicated into candidate neurons."""
-
-    corr: np.ndarray           # (2p,) block correlations ‖Π_{C_b}(γ_b X^T D_b λ)‖
-    E: np.ndarray              # equicorrelated block indices
-    gamma: np.ndarray          # (K,) output signs
-    S: np.ndarray              # (K, d) unit directions s_k
-    groups: tuple              # blocks of E merged into each candidate
-    Z: np.ndarray              # (n, K) fits z_k = γ_k σ(X s_k)
-
-
-def _dedupe_fits(X, proj, corr, E, p, tol_dir):
-    """Candidates (γ, S, groups, Z) of the blocks E from their cone projections ``proj`` (2p, d)."""
-    S_b = proj[E] / corr[E, None] if E.size else np.zeros((0, X.shape[1]))
-    gamma, S, groups = _dedupe(block_gamma(p)[E], S_b, E, tol_dir)
-    Z = (relu(X @ S.T) * gamma) if gamma.size else np.zeros((X.shape[0], 0))
-    return gamma, S, groups, Z
-
-
-def _candidates(X, lam, chambers, beta, tol_E, tol_dir, proj=None) -> _Candidates:
-    """Candidates at ``lam``; ``proj``: its block projections when already computed (2p NNLS)."""
-    from .certificate import cone_projections  # deferred: needs the solver stack
-
-    if proj is None:
-        proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
-    corr = np.linalg.norm(proj, axis=1)
-    E = np.flatnonzero(corr >= beta * (1.0 - tol_E))
-    return _Candidates(corr, E, *_dedupe_fits(X, proj, corr, E, chambers.p, tol_dir))
-
-
-def _restricted_kkt(loss, y, beta, G: list[np.ndarray], yhat0, mu0, max_iter: int = 25):
-    r"""Solve ŷ = Σ_k μ_k G_k λ(ŷ), λ^T G_k λ = β² (k = 1..K), λ = −∇ℓ(ŷ), by damped Newton.
-
-    These are the KKT conditions of the convex program restricted to K candidate blocks whose
-    directions stay on fixed faces: with ``P_k`` the projector onto the face of ``s_k``,
-    :math:`s_k = P_k\gamma_kX^TD_k\lambda/\beta`, so :math:`z_k = G_k\lambda/\beta` with
-    :math:`G_k = D_kXP_kX^TD_k`, and :math:`\mu_k = a_k/\beta`. Least-squares steps handle the
-    singular Jacobian of non-unique optima (μ is then not unique, ŷ and λ are). Returns
-    (ŷ, μ, residual).
-    """
-    n, K = yhat0.size, len(G)
-    yh, mu = yhat0.astype(float).copy(), mu0.astype(float).copy()
-    scale = max(1.0, float(np.linalg.norm(yhat0)))
-
-    def residual(yh, mu):
-        lam = loss.dual_point(yh, y)
-        Gl = np.column_stack([g @ lam for g in G]) if K else np.zeros((n, 0))
-        F = np.concatenate([(yh - Gl @ mu) / scale, 0.5 * (lam @ Gl / beta**2 - 1.0)])
-        return F, Gl
-
-    F, Gl = residual(yh, mu)
-    for _ in range(max_iter):
-        normF = float(np.linalg.norm(F))
-        if normF <= 1e-15:
-            break
-        H = _loss_hessian(loss, yh, y)  # dλ/dŷ = −diag(H)
-        J11 = np.eye(n) + sum((m * g for m, g in zip(mu, G, strict=True)), np.zeros((n, n))) * H
-        J = np.block([[J11 / scale, -Gl / scale], [-(Gl.T * H) / beta**2, np.zeros((K, K))]])
-        step = np.linalg.lstsq(J, -F, rcond=None)[0]
-        t = 1.0
-        while t >= 1e-4:
-            yn, mn = yh + t * step[:n], mu + t * step[n:]
-            Fn, Gln = residual(yn, mn)
-            if np.all(np.isfinite(Fn)) and np.linalg.norm(Fn) < normF:
-                break
-            t *= 0.5
-        else:
-            break
-        yh, mu, F, Gl = yn, mn, Fn, Gln
-    return yh, mu, float(np.linalg.norm(F))
-
-
-#: Thresholds of the polished solution: Newton residual, dual feasibility M(λ) <= β(1 + FEAS) and
-#: the residual of ŷ in the cone of the candidate fits (relative to max(1, ‖ŷ‖)).
-_POLISH_RESIDUAL, _POLISH_FEAS, _POLISH_CONE = 1e-12, 1e-10, 1e-10
-#: Directions closer than this are one candidate in the restricted KKT system of the polish.
-_POLISH_MERGE = 1e-3
-#: Add/drop rounds of the polish before giving up (then E falls back to the solver's dual).
-_POLISH_ROUNDS = 60
-
-
-def _polish(problem: Problem, weights: BlockWeights, chambers, tol: Tolerances):
-    r"""Refine the solver's (ŷ, λ) to near machine precision (active-set Newton on the KKT system).
-
-    The support starts as the blocks the solver uses (``‖w_b‖ > 1e-5 max‖w‖``). Each round takes
-    their directions :math:`s_b = \Pi_{C_b}(\gamma_bX^TD_b\lambda)/\|\cdot\|` and faces at the
-    current λ and solves the restricted KKT system (:func:`_restricted_kkt`). If it has no solution
-    (a block in the support is not equicorrelated at the optimum) the candidate with the smallest
-    multiplier is dropped. Otherwise the new point is kept and all 2p block correlations are
-    recomputed: blocks with :math:`\|\Pi_b\| > \beta(1 + 10^{-10})` are added; if there are none and
-    ŷ lies in the cone of the equicorrelated fits (NNLS residual <= 1e-10), this is the KKT
-    certificate of the full program and ``(ŷ, λ, the 2p projections at λ)`` is returned; else the
-    most negative multiplier is dropped. Returns None for a loss without a Hessian, no active
-    block, or no success within ``_POLISH_ROUNDS`` rounds (a start far from the optimum, e.g. an
-    inaccurate solver answer).
-    """
-    from .certificate import cone_projections  # deferred: needs the solver stack
-
-    loss, X, y, beta = problem.loss, problem.X, problem.y, problem.beta
-    norms = weights.norms()
-    if _loss_hessian(loss, y, y) is None or norms.max(initial=0.0) == 0.0:
-        return None
-    support = set(map(int, np.flatnonzero(norms > 1e-5 * norms.max())))
-    coef = {b: float(norms[b]) for b in support}
-    yh = weights.predict(X)
-    lam = loss.dual_point(yh, y)
-    proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
-    for rounds in range(1, _POLISH_ROUNDS + 1):
-        pn = np.linalg.norm(proj, axis=1)
-        blocks = np.array(sorted(b for b in support if pn[b] > 0), dtype=int)
-        if blocks.size == 0:
-            return None
-        # blocks sharing a face have one direction at the exact λ, nearby ones at the solver's:
-        # merge loosely in the first round only (later rounds start from an accurate λ, and a
-        # violated block added there must stay a candidate of its own)
-        merge = _POLISH_MERGE if rounds == 1 else tol.direction
-        gamma, S, groups = _dedupe(block_gamma(chambers.p)[blocks], proj[blocks] / pn[blocks, None],
-                                   blocks, merge)
-        G = []
-        for k in range(gamma.size):
-            DX = chambers.D[:, groups[k][0] % chambers.p][:, None] * X
-            G.append(DX @ _face_projector(X, S[k]) @ DX.T)
-        mu0 = np.array([sum(coef.get(b, 0.0) for b in g) for g in groups]) / beta
-        yh_new, mu, res = _restricted_kkt(loss, y, beta, G, yh, mu0)
-        if res > _POLISH_RESIDUAL:
-            # inconsistent support: drop the weakest candidate, keep the point
-            support -= set(groups[int(np.argmin(mu))])
-            continue
-        yh, lam = yh_new, loss.dual_point(yh_new, y)
-        coef = {b: beta * max(m, 0.0) for k, m in enumerate(mu) for b in groups[k]}
-        proj = np.asarray(cone_projections(X, lam, chambers), dtype=float)
-        corr = np.linalg.norm(proj, axis=1)
-        violated = np.flatnonzero(corr > beta * (1.0 + _POLISH_FEAS))
-        if violated.size:
-            # a violated block next to a candidate (e.g. the interior of the chamber beside a face
-            # candidate) replaces it, taking over its coefficient; others are added
-            for b in map(int, violated):
-                s_b = proj[b] / corr[b]
-                near = [k for k in range(gamma.size) if gamma[k] == block_gamma(chambers.p)[b]
-                        and np.linalg.norm(S[k] - s_b) <= _POLISH_MERGE]
-                for k in near:
-                    support -= set(groups[k])
-                coef[b] = sum(beta * max(mu[k], 0.0) for k in near)
-                support.add(b)
-            continue
-        E = np.flatnonzero(corr >= beta * (1.0 - tol.polished))
-        _, _, _, Z = _dedupe_fits(X, proj, corr, E, chambers.p, tol.direction)
-        r = nnls(Z, yh, maxiter=50 * max(Z.shape[1], 10))[1] if Z.shape[1] else np.linalg.norm(yh)
-        if r <= _POLISH_CONE * max(1.0, float(np.linalg.norm(yh))):
-            return yh, lam, proj
-        if np.all(mu >= 0):
-            return None
-        support -= set(groups[int(np.argmin(mu))])  # ŷ left the cone: drop the most negative
-    return None
+def _candidate_weights(a, groups, S, D) -> BlockWeights:
+    """Convex weights of coefficients ``a`` (K,): ``w_b = a_k s_k`` on the first block of each
+    candidate (``groups``), on the chamber list with patterns ``D`` (n, p)."""
+    W = np.zeros((2 * D.shape[1], S.shape[1]))
+    for k in np.flatnonzero(a > 0):
+        W[groups[k][0]] = a[k] * S[k]
+    return BlockWeights(W, D)
 
 
 def _check_problem_match(problem: Problem, solution) -> None:
@@ -738,28 +420,66 @@ def _check_problem_match(problem: Problem, solution) -> None:
         )
 
 
-def _candidate_coefficients(cand: _Candidates, weights: BlockWeights) -> np.ndarray:
-    """Coefficients of arbitrary (e.g. the solver's) weights on the candidates:
-    a_k = Σ_b max(0, s_k·w_b) over the blocks b merged into k. Blocks outside E are dropped (zero at
-    an exact optimum)."""
-    a = np.zeros(cand.gamma.size)
-    for k, blocks in enumerate(cand.groups):
-        a[k] = sum(max(0.0, float(cand.S[k] @ weights.W[b])) for b in blocks)
-    return a
+def _blocks_on_chambers(weights: BlockWeights, X, chambers) -> BlockWeights:
+    """The solver's blocks moved onto the blocks of the chamber list (the identity when the solver
+    used this very list).
+
+    Block ``b`` goes, unchanged, to the block φ assigns its direction: same output sign, pattern
+    ``1(X w_b >= 0)`` if it is listed, else the first chamber whose closed cone contains ``w_b``;
+    blocks meeting in one chamber add up (the fit is kept). φ of the network with neurons
+    ``(w_b, γ_b)`` is exactly that map (``|α| u = w_b``); φ∘ψ gave the same blocks through
+    ``(w_b/√‖w_b‖) · √‖w_b‖``, i.e. up to rounding, with two square roots per block.
+    """
+    if np.array_equal(weights.D, chambers.D):
+        return weights
+    act = np.flatnonzero(weights.norms() > 0)
+    return phi(ReLUNetwork(weights.W[act], weights.gamma[act]), X, chambers)
 
 
-def _vertex_on_support(Z, yhat, support, rank_tol: float) -> np.ndarray:
-    """The point of 𝒫 supported on ``support`` (independent columns): least squares, else NNLS."""
-    a = np.zeros(Z.shape[1])
-    if support.size == 0:
-        return a
-    sol = _support_solution(Z, yhat, list(support), rank_tol)
-    aS = sol[0] if sol is not None and np.all(sol[0] >= 0) else nnls(Z[:, support], yhat)[0]
-    a[support] = aS
-    return a
+def _check_arguments(problem, m_star_method: str, fixed_prediction: bool) -> None:
+    """:class:`InputError` for a non-Problem, an unknown ``m_star_method``, or a loss that is not
+    strictly convex without ``fixed_prediction``."""
+    if not isinstance(problem, Problem):
+        raise InputError(f"expected a Problem, got {type(problem).__name__}")
+    if m_star_method not in ("auto", "enumerate", "milp"):
+        raise InputError(
+            f"m_star_method must be 'auto', 'enumerate' or 'milp', got {m_star_method!r}"
+        )
+    loss = problem.loss
+    if not loss.strictly_convex and not fixed_prediction:
+        raise InputError(
+            f"the optimal-set polytope needs a strictly convex loss (squared, logistic); with the "
+            f"{loss.name} loss the optimal prediction need not be unique (SPEC 4.6), so only the "
+            "optimal solutions sharing one fixed prediction can be described "
+            "(fixed_prediction=True)"
+        )
 
 
-def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str = "clarabel",
+def _chambers_and_solution(problem: Problem, patterns, solution, solver: str, max_chambers,
+                           warnings: list):
+    """A complete chamber list (``patterns`` if complete, else enumerated within
+    ``max_chambers``; :class:`InputError` when unaffordable) and the convex solution (``solution``,
+    checked to belong to ``problem``, else solved on ``patterns`` or the chambers); a solver status
+    other than "optimal" is recorded in ``warnings``."""
+    from .certificate import complete_chambers  # deferred: needs the solver stack
+    from .convex_program import solve_convex
+
+    chambers, why = complete_chambers(problem.X, patterns, max_chambers=max_chambers)
+    if chambers is None:
+        raise InputError(f"{why}; the optimal set needs every chamber (raise max_chambers, or use "
+                         "lower-rank data)")
+    if solution is None:
+        solution = solve_convex(problem, patterns if patterns is not None else chambers,
+                                solver=solver)
+    else:
+        _check_problem_match(problem, solution)
+    status = getattr(solution, "status", "optimal")
+    if status != "optimal":
+        warnings.append(f"solver status {status}: " + "; ".join(getattr(solution, "warnings", ())))
+    return chambers, solution
+
+
+def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str = DEFAULT_SOLVER,
                 tol: Tolerances | None = None, vertices: bool | str = "auto",
                 max_vertex_candidates: int = 14, m_star_method: str = "auto",
                 max_enumeration: int = 20000, fixed_prediction: bool = False,
@@ -767,11 +487,14 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
                 milp_time_limit: float = 60.0) -> OptimalSet:
     r"""Build the :class:`OptimalSet` of ``problem`` (SPEC §4.6–§4.7).
 
-    Steps: solve (CVX) (or reuse ``solution``); polish (ŷ, λ) by an active-set Newton method on the
-    KKT system and check it over ALL chambers (:func:`_polish`; without polishing E comes from the
-    solver's dual with the looser ``tol.equicorrelation``); candidates K and 𝒫; one LP per candidate
-    (``active``); uniqueness; m* by support enumeration or MILP, with pruning of the solver's point
-    as the upper bound; vertices of 𝒫 by brute force when K is small.
+    Steps: solve (CVX) (or reuse ``solution``) and move its blocks onto the chamber list
+    (:func:`_blocks_on_chambers`); the dual point (:func:`~hiddenconvex._polish._dual_point`):
+    (ŷ, λ) polished by an active-set Newton method on the KKT system and checked over ALL chambers
+    (without polishing E comes from the solver's dual with the looser ``tol.equicorrelation``), E
+    and the candidates K; ŷ* on cone(Z) (:func:`~hiddenconvex._polytope._reference`); on 𝒫
+    (:func:`~hiddenconvex._polytope._polytope`): one LP per candidate (``active``), uniqueness, m*
+    by support enumeration or MILP with pruning of the solver's point as the upper bound, vertices
+    by brute force when K is small; then the networks and the certificate.
 
     Parameters
     ----------
@@ -804,217 +527,64 @@ def optimal_set(problem: Problem, patterns=None, *, solution=None, solver: str =
         When ``patterns`` is not a complete list, enumerate all chambers only if Cover's bound for
         rank(X) is at most this (else :class:`InputError`: the optimal set needs every chamber).
     """
-    from .certificate import complete_chambers, max_correlation
-    from .convex_program import solve_convex
-
-    if not isinstance(problem, Problem):
-        raise InputError(f"expected a Problem, got {type(problem).__name__}")
+    _check_arguments(problem, m_star_method, fixed_prediction)
     tol = tol or Tolerances()
-    if m_star_method not in ("auto", "enumerate", "milp"):
-        raise InputError(
-            f"m_star_method must be 'auto', 'enumerate' or 'milp', got {m_star_method!r}"
-        )
-    loss = problem.loss
-    if not loss.strictly_convex and not fixed_prediction:
-        raise InputError(
-            f"the optimal-set polytope needs a strictly convex loss (squared, logistic); with the "
-            f"{loss.name} loss the optimal prediction need not be unique (SPEC 4.6), so only the "
-            "optimal solutions sharing one fixed prediction can be described "
-            "(fixed_prediction=True)"
-        )
-    X, y, beta = problem.X, problem.y, problem.beta
-    warnings: list[str] = []
-
-    chambers, why = complete_chambers(X, patterns, max_chambers=max_chambers)
-    if chambers is None:
-        raise InputError(f"{why}; the optimal set needs every chamber (raise max_chambers, or use "
-                         "lower-rank data)")
-    if solution is None:
-        solution = solve_convex(problem, patterns if patterns is not None else chambers,
-                                solver=solver)
-    else:
-        _check_problem_match(problem, solution)
+    loss, X, beta = problem.loss, problem.X, problem.beta
     scope = "fixed_prediction" if not loss.strictly_convex else "all"
-    status = getattr(solution, "status", "optimal")
-    if status != "optimal":
-        warnings.append(f"solver status {status}: " + "; ".join(getattr(solution, "warnings", ())))
+    warnings: list[str] = []
+    chambers, solution = _chambers_and_solution(problem, patterns, solution, solver, max_chambers,
+                                                warnings)
 
-    # ---- the solver's weights on the blocks of the chamber list (φ∘ψ keeps the fit; the identity
-    # when the solver used this very list), and its dual point
-    weights = solution.weights
-    if not np.array_equal(weights.D, chambers.D):
-        weights = phi(psi(weights), X, chambers)
-    yhat_solver = np.asarray(solution.yhat, dtype=float)
-    lam_solver = np.asarray(solution.dual if scope == "fixed_prediction"
-                            else loss.dual_point(yhat_solver, y), dtype=float)
-    M_solver = float(max_correlation(X, lam_solver, chambers))
-    solution_optimal = M_solver <= beta * (1.0 + tol.certificate)
-    sampled = not bool(getattr(getattr(solution, "patterns", None), "complete", True))
-
-    # ---- dual point: polished over ALL chambers when possible, else the solver's
-    polished = _polish(problem, weights, chambers, tol) if polish and scope == "all" else None
-    if polished is not None:
-        yhat_ref, lam, proj_ref = polished
-        tol_E = tol.polished
-        if sampled and not solution_optimal:
-            warnings.append(f"the sampled program is not globally optimal (M(lambda) = "
-                            f"{M_solver:.10g} > beta = {beta:.10g}: a needed chamber is missing); "
-                            "the optimal set was computed over all chambers")
-    else:
-        if not solution_optimal:
-            msg = (f"the convex solution is not optimal over all chambers: M(lambda) = "
-                   f"{M_solver:.10g} > beta = {beta:.10g}")
-            if sampled:
-                raise InputError(msg + "; the sampled patterns miss a chamber, use method='exact'")
-            raise SolverError(msg + " (solver inaccuracy)")
-        yhat_ref, lam, tol_E = yhat_solver, lam_solver, tol.equicorrelation
-        if polish and scope == "all" and np.any(weights.norms() > 0):
-            warnings.append("polishing (Newton on the KKT system) failed; E uses the solver's dual "
-                            f"with relative tolerance {tol_E:g}")
-    cand = _candidates(X, lam, chambers, beta, tol_E, tol.direction,
-                       proj_ref if polished is not None else None)
+    # the dual point, E and the candidates; the certificate of the (polished) dual point
+    weights = _blocks_on_chambers(solution.weights, X, chambers)
+    dual = _dual_point(problem, solution, weights, chambers, tol, scope, polish, warnings)
+    cand, lam = dual.candidates, dual.dual
     corr, E = cand.corr, cand.E
     M = float(corr.max(initial=0.0))
-    _, lb = loss.best_dual_scale(lam, y, beta / M if M > 0 else np.inf)
+    _, lb = loss.best_dual_scale(lam, problem.y, beta / M if M > 0 else np.inf)
     spread = float(1.0 - corr[E].min() / beta) if E.size else 0.0
     outside = np.setdiff1d(np.arange(corr.size), E)
     margin = float(1.0 - corr[outside].max() / beta) if outside.size else 1.0
-    if margin < 100 * tol_E:
+    if margin < _tol.SET_MARGIN_FACTOR * dual.tol_E:
         warnings.append(f"equicorrelation set is numerically ambiguous (margin {margin:.3g})")
-    gamma, S, groups, Z = cand.gamma, cand.S, cand.groups, cand.Z
-    K = gamma.size
 
-    # ---- ŷ*: the reference prediction projected onto cone(Z), so that 𝒫 is exactly non-empty
-    if K:
-        a0, res0 = nnls(Z, yhat_ref, maxiter=50 * max(K, 10))
-        yhat = Z @ a0
-    else:
-        a0, res0 = np.zeros(0), float(np.linalg.norm(yhat_ref))
-        yhat = np.zeros(problem.n)
-    res_tol = tol.fit * max(1.0, float(np.linalg.norm(yhat_ref)))
-    if res0 > res_tol:
-        raise SolverError(f"the optimal prediction is not in the cone of the candidate fits "
-                          f"(residual {res0:.3g}); the solver is not accurate enough for the "
-                          "tolerances")
-    # residual threshold of the support checks (vertices, m*, pruning): ŷ* is exact to ~1e-13
-    # when polished, so a support whose cone misses it by more than `tol.support` does not count
-    res_tol = ((tol.support if polished is not None else tol.fit)
-               * max(1.0, float(np.linalg.norm(yhat))))
-    total = float(lam @ yhat / beta)
-    pos_tol = tol.active * max(total, 1e-300)
-    if K and abs(a0.sum() - total) > 1e-6 * max(1.0, total):
-        warnings.append(
-            f"sum of coefficients {a0.sum():.10g} != lambda^T yhat / beta = {total:.10g}"
-        )
+    # ŷ* and the polytope 𝒫 = {a >= 0 : Z a = ŷ*}
+    Z = cand.Z
+    ref = _reference(Z, dual.yhat, lam, beta, dual.polished, tol, warnings)
     a_solver = _candidate_coefficients(cand, weights)
+    poly = _polytope(Z, ref.yhat, a_solver, ref.nnls, tol.rank, ref.res_tol, ref.pos_tol,
+                     zero=ref.zero, vertices=vertices, max_vertex_candidates=max_vertex_candidates,
+                     m_star_method=m_star_method, max_enumeration=max_enumeration,
+                     milp_time_limit=milp_time_limit, warnings=warnings)
+    ms = poly.m_star
 
-    if float(np.linalg.norm(yhat)) <= res_tol:  # beta >= beta_max: 𝒫 = {0}
-        yhat, total = np.zeros(problem.n), 0.0
-        lp_points, amax = np.zeros((K, K)), np.zeros(K)
-        active, unique = np.zeros(0, dtype=int), True
-        m_star, a_star, method = 0, np.zeros(K), "zero"
-        m_lower = 0
-        a_pruned = np.zeros(K)
-        verts, checked = (np.zeros((1, K)), 0) if vertices else (None, 0)
-    else:
-        lp_points = np.array([_lp_max(Z, yhat, k) for k in range(K)])
-        amax = np.diag(lp_points).copy()
-        active = np.flatnonzero(amax > pos_tol)
-        unique = _svd_rank(Z[:, active], tol.rank) == active.size
-        # pruning the solver's point (in candidate space) gives a vertex: the upper bound for m*
-        mu = _prune_columns(Z * a_solver, a_solver, tol.rank, neutral=np.inf)
-        a_pruned = _vertex_on_support(Z, yhat, np.flatnonzero(a_solver * mu > pos_tol), tol.rank)
-        upper = int(np.sum(a_pruned > pos_tol))
-        if np.linalg.norm(Z @ a_pruned - yhat) > res_tol:  # solver point too far off: use NNLS's
-            a_pruned = _vertex_on_support(Z, yhat, np.flatnonzero(a0 * _prune_columns(
-                Z * a0, a0, tol.rank, neutral=np.inf) > pos_tol), tol.rank)
-            upper = int(np.sum(a_pruned > pos_tol))
-        m_star, a_star, method, m_lower = upper, a_pruned, "pruned", 1
-        # every point of 𝒫 vanishes off `active`: search supports among the active candidates only
-        Za = Z[:, active]
-        n_sub = sum(math.comb(active.size, s) for s in range(1, upper))
-        if unique:  # 𝒫 is one point, supported exactly on `active`
-            m_star, a_star, method = (int(active.size),
-                                      _vertex_on_support(Z, yhat, active, tol.rank), "unique")
-        elif m_star_method == "enumerate" or (m_star_method == "auto" and n_sub <= max_enumeration):
-            found = _m_star_enumerate(Za, yhat, upper, tol, res_tol, pos_tol)
-            method = "enumeration"
-            if found is not None:
-                m_star, a_star = found[0], np.zeros(K)
-                a_star[active] = found[1]
-        else:
-            supp, proven, bound = _m_star_milp(Za, yhat, amax[active], milp_time_limit,
-                                                 res_tol / np.sqrt(problem.n))
-            supp = active[supp] if supp is not None else None
-            sol = _support_solution(Z, yhat, list(supp), tol.rank) if supp is not None else None
-            if supp is None:
-                m_lower = max(1, math.ceil((bound or 1.0) - 1e-6))
-                warnings.append(f"MILP found no solution within its time limit "
-                                f"({milp_time_limit:g} s): m_star = {m_star} is the pruned upper "
-                                "bound")
-            elif sol is not None and sol[1] <= res_tol and np.all(sol[0] >= -pos_tol):
-                method = "milp" if proven else "milp_time_limit"
-                if supp.size < upper:
-                    m_star = int(supp.size)
-                    a_star = np.zeros(K)
-                    a_star[supp] = np.clip(sol[0], 0.0, None)
-                m_lower = m_star if proven else max(1, math.ceil((bound or 1.0) - 1e-6))
-                if not proven:
-                    warnings.append(f"MILP stopped at its time limit ({milp_time_limit:g} s): "
-                                    f"m_star = {m_star} is an upper bound (MILP lower bound "
-                                    f"{bound})")
-            else:
-                warnings.append("MILP support failed the least-squares re-check; m_star is the "
-                                "pruned upper bound")
-        if vertices is True or (vertices == "auto" and K <= max_vertex_candidates):
-            verts, checked = _enumerate_vertices(Z, yhat, tol, res_tol, pos_tol)
-            _cross_check(verts, unique, m_star, active, warnings)
-        else:
-            verts, checked = None, 0
-
+    # networks: the pruned solver point, the solver's own width, the objective of the m*-point
     def weights_of(a):
-        W = np.zeros((2 * chambers.p, problem.d))
-        for k in np.flatnonzero(a > 0):
-            W[groups[k][0]] = a[k] * S[k]
-        return BlockWeights(W, chambers.D)
+        return _candidate_weights(a, cand.groups, cand.S, chambers.D)
 
-    pruned = weights_of(a_pruned)
-    solver_net = psi(weights_of(np.where(a_solver > pos_tol, a_solver, 0.0)))
+    pruned = weights_of(poly.pruned)
+    solver_net = psi(weights_of(np.where(a_solver > ref.pos_tol, a_solver, 0.0)))
     minimal_width = int(np.sum(to_minimal(solver_net, X).neuron_norms() > 0))
-    canon = float(objective(problem, psi(weights_of(a_star))).total)
-    solver_obj = float(objective(problem, solution.weights).total)
+    canon = float(objective(problem, psi(weights_of(ms.coefficients))).total)
 
-    for arr in (yhat, lam, corr, E, gamma, S, Z, amax, active, lp_points, a_star):
+    frozen = [ref.yhat, lam, corr, E, cand.gamma, cand.S, Z, poly.max_coefficient, poly.active,
+              poly.lp_points, ms.coefficients]
+    for arr in frozen + ([] if poly.vertices is None else [poly.vertices]):
         arr.setflags(write=False)
-    if verts is not None:
-        verts.setflags(write=False)
     return OptimalSet(
         problem=problem, patterns=chambers, solution=solution, scope=scope, tolerances=tol,
-        polished=polished is not None, yhat=yhat,
-        solver_error=float(np.linalg.norm(yhat_solver - yhat)), dual=lam, correlations=corr,
-        equicorrelated=E, equicorrelation_spread=spread, equicorrelation_margin=margin, gamma=gamma,
-        directions=S, fits=Z, candidate_blocks=groups, total_mass=total, max_coefficient=amax,
-        active=active, lp_points=lp_points, unique=bool(unique), m_star=int(m_star),
-        m_star_lower=int(m_star if method in ("zero", "unique", "enumeration") else m_lower),
-        m_star_coefficients=a_star, m_star_method=method, pruned_weights=pruned,
-        pruned_width=int(np.sum(pruned.norms() > 0)), minimal_width=minimal_width, vertices=verts,
-        vertices_checked=int(checked), certified=M <= beta * (1.0 + tol.certificate),
-        solution_optimal=bool(solution_optimal), max_correlation=M, lower_bound=float(lb),
-        gap=float(canon - lb), objective=canon, solver_objective=solver_obj,
+        polished=dual.polished, yhat=ref.yhat,
+        solver_error=float(np.linalg.norm(np.asarray(solution.yhat, dtype=float) - ref.yhat)),
+        dual=lam, correlations=corr, equicorrelated=E, equicorrelation_spread=spread,
+        equicorrelation_margin=margin, gamma=cand.gamma, directions=cand.S, fits=Z,
+        candidate_blocks=cand.groups, total_mass=ref.total, max_coefficient=poly.max_coefficient,
+        active=poly.active, lp_points=poly.lp_points, unique=poly.unique, m_star=ms.m_star,
+        m_star_lower=ms.lower, m_star_coefficients=ms.coefficients, m_star_method=ms.method,
+        pruned_weights=pruned, pruned_width=int(np.sum(pruned.norms() > 0)),
+        minimal_width=minimal_width, vertices=poly.vertices,
+        vertices_checked=poly.vertices_checked, certified=M <= beta * (1.0 + tol.certificate),
+        solution_optimal=bool(dual.solution_optimal), max_correlation=M, lower_bound=float(lb),
+        gap=float(canon - lb), objective=canon,
+        solver_objective=float(objective(problem, solution.weights).total),
         warnings=tuple(warnings),
     )
-
-
-def _cross_check(verts, unique, m_star, active, warnings) -> None:
-    """Consistency of the vertex list with the LP/rank/MILP answers (recorded as warnings)."""
-    if verts.shape[0] == 0:
-        warnings.append("vertex enumeration found no vertex")
-        return
-    if (verts.shape[0] == 1) != unique:
-        warnings.append(f"uniqueness test ({unique}) disagrees with the {verts.shape[0]} vertices")
-    vmin = int(np.min(np.sum(verts > 0, axis=1)))
-    if vmin != m_star:
-        warnings.append(f"m_star = {m_star} but the smallest vertex support is {vmin}")
-    union = np.flatnonzero(np.any(verts > 0, axis=0))
-    if not np.array_equal(union, np.asarray(active)):
-        warnings.append("active candidates (LPs) differ from the union of vertex supports")

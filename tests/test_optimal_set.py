@@ -2,8 +2,10 @@
 optimum). Every network returned as optimal is checked against the certified convex optimum with
 objective(), and every one reported minimal with is_minimal()."""
 
+import ast
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,13 @@ from hiddenconvex import BlockWeights, InputError, Problem, ReLUNetwork, objecti
 from hiddenconvex.maps import phi, psi, random_split
 from hiddenconvex.minimality import is_minimal
 from hiddenconvex.network import pad
-from hiddenconvex.optimal_set import OptimalSet, Tolerances, optimal_set, prune
+from hiddenconvex.optimal_set import (
+    OptimalSet,
+    Tolerances,
+    _blocks_on_chambers,
+    optimal_set,
+    prune,
+)
 
 pytest.importorskip("hiddenconvex.convex_program")
 pytest.importorskip("hiddenconvex.certificate")
@@ -298,6 +306,28 @@ def _random_feasible_weights(X, pats, rng, k):
     return BlockWeights(W, pats.D)
 
 
+def test_blocks_on_chambers_maps_blocks_directly():
+    """The solver's blocks land, unchanged, on the blocks of the chamber list with their pattern:
+    for a permuted list and a sub-list (sampled patterns) an exact permutation of the rows (no ψ
+    round trip through square roots); the identity on the list itself."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8, 2))
+    ch = exact_chambers(X)
+    p = ch.p
+    for index in (rng.permutation(p), np.sort(rng.choice(p, p // 2, replace=False))):
+        listed = ch.subset(index)
+        # blocks strictly inside their cones: positive multiples of the chambers' witnesses
+        W = np.zeros((2 * listed.p, 2))
+        for j in rng.choice(2 * listed.p, 6, replace=False):
+            W[j] = rng.uniform(0.1, 2) * listed.witnesses[j % listed.p]
+        W = BlockWeights(W, listed.D)
+        moved = _blocks_on_chambers(W, X, ch)
+        expected = np.zeros((2 * p, 2))
+        expected[np.r_[index, p + index]] = W.W
+        assert np.array_equal(moved.W, expected) and np.array_equal(moved.D, ch.D)
+        assert _blocks_on_chambers(moved, X, ch) is moved
+
+
 def test_prune_any_feasible_weights():
     rng = np.random.default_rng(7)
     for n, d in [(4, 3), (5, 2), (6, 3)]:
@@ -543,7 +573,8 @@ def test_milp_bounds_time_limit_and_quiet(capfd):
     limited = any("time limit" in w for w in cut.warnings)
     assert limited == (cut.m_star_method != "milp")
     assert_optimal(cut, cut.minimal_network())
-    assert "Highs" not in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "Highs" not in out and out == ""
 
 
 def test_teacher_1d_face_neuron_solvers_agree():
@@ -585,3 +616,15 @@ def test_m_star_support_must_fit_exactly():
     # an m* support must pass the package's support test (Tolerances.support, polished)
     assert res <= S.tolerances.support * max(1.0, np.linalg.norm(S.yhat))
     assert_optimal(S, S.minimal_network())
+
+
+def test_no_literal_tolerances():
+    """Every threshold of the optimal-set modules is a named constant of hiddenconvex.tolerances:
+    no float literal strictly between 0 and 1/2 is left in their code (0.5 rounds a binary)."""
+    root = Path(__file__).resolve().parents[1] / "hiddenconvex"
+    for name in ("optimal_set.py", "_polish.py", "_polytope.py"):
+        tree = ast.parse((root / name).read_text())
+        small = [(name, node.lineno, node.value) for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and type(node.value) is float
+                 and 0 < abs(node.value) < 0.5]
+        assert not small, small
