@@ -7,7 +7,6 @@ the arrays above) exceeds :data:`MEMORY_FRACTION` of the memory the system repor
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ __all__ = ["MEMORY_FRACTION", "MemoryEstimate", "available_memory", "exact_memor
 
 #: An enumeration may plan to use at most this fraction of the memory the system reports as
 #: available (:func:`available_memory`): the estimates of :func:`exact_memory` and
-#: :func:`sample_memory` are approximate (the peaks measured with tracemalloc, ranks 2..7, are
+#: :func:`sample_memory` are approximate (the peaks measured with tracemalloc, ranks 2..6, are
 #: 0.6x to 1x of them), and the consumers
 #: of the list (facets, certificate, convex program) need memory on top of it.
 MEMORY_FRACTION = 0.5
@@ -134,28 +133,35 @@ def _exact_nbytes(n: int, d: int, r: int, L: int) -> tuple[int, int]:
     """(Cover's bound p̄, estimated peak bytes) of :func:`exact_chambers` on L distinct
     hyperplanes of rank r in R^d (n rows).
 
-    The peak is the larger of two phases (``_ray_chambers``, then ``_finish_chambers``):
+    :func:`exact_chambers` collects the chamber stream (:func:`hiddenconvex.patterns.iter_chambers`)
+    and sorts it; the peak is the larger of its phases, per chamber (W = ⌈n/64⌉ words per packed
+    pattern):
 
-    * candidates (r ≥ 3): every (r−1)-subset of hyperplanes is a line with 2^(r−1) candidate sign
-      vectors, each held as packed words (8W bytes, W = ⌈L/64⌉) and a ray (8r) in the per-chunk
-      lists and once more concatenated, plus ~50 bytes of grouping indices (sort order, inverse,
-      signs) and, for W > 1, three hash temporaries of 8W;
-    * chambers: the pattern matrix (n bytes per chamber), the witnesses (8d, lifted and unit:
-      16d), the sorted words and reduced witnesses with their ordering copies (24(W + r)); for
-      r = 2 the (L, L) arc-sign matrix, its complement and their stack (2n per chamber).
+    * sorting: the packed patterns and the witnesses (8W + 8d), the byte-reversed sort keys and
+      their word copy (16W) and the order (8), plus sort temporaries (8): 24W + 8d + 16;
+    * reordering: both copies of the packed patterns and of the witnesses and the order:
+      16W + 16d + 8;
+    * unpacking: the sorted packed patterns, the sorted witnesses and the pattern matrix:
+      8W + 8d + n;
+    * rank 2 only: the (L, L) arc-sign matrix, its complement and their stack (2n per chamber);
 
-    Measured with tracemalloc (n = 400/r = 3, 100/4, 40/5, 25/6, 18/7 in general position, and
-    n = 2000/r = 2) the peak is 0.6x to 0.96x this estimate.
+    plus, for rank ≥ 3, the stream's chunk buffer (chunk·(n + 8d + 1) bytes, chunk = min(65536,
+    p̄), half as much again for carried and pending rows) and its buffer of 4096 deferred subsets
+    (8r + 8(r − 1) + 8 + 2L bytes each), and 128 kB of work arrays. Cover's bound and the
+    per-chamber bytes are taken 10 % high (hash and sort temporaries vary with the data).
+
+    Measured with tracemalloc (n = 60/r = 4, 400/3, 100/4, 40/5, 25/6 in general position, iris
+    150/4, n = 2000/r = 2, n = 12/r = 3) the peak is 0.7x to 0.9x this estimate.
     """
     p = cover_count(L, r)
-    W = max(1, (L + 63) // 64)
-    per_chamber = n + 16 * d + 24 * (W + r) + 8 + (2 * n if r == 2 else 0)
-    phase_chambers = p * per_chamber
-    phase_candidates = 0
+    W = max(1, (n + 63) // 64)
+    per_chamber = max(24 * W + 8 * d + 16, 16 * W + 16 * d + 8, 8 * W + 8 * d + n)
+    per_chamber += 2 * n if r == 2 else 0
+    fixed = 1 << 17
     if r >= 3:
-        candidates = math.comb(L, r - 1) * 2 ** (r - 1)
-        phase_candidates = candidates * (16 * (W + r) + 50 + (24 * W if W > 1 else 0))
-    return p, max(phase_chambers, phase_candidates)
+        chunk = min(65536, p)
+        fixed += 3 * chunk * (n + 8 * d + 1) // 2 + 4096 * (16 * r + 2 * L)
+    return p, (11 * p * per_chamber) // 10 + fixed
 
 
 def _sample_nbytes(n: int, d: int, n_nonzero: int, r: int, n_samples: int) -> tuple[int, int]:

@@ -4,13 +4,19 @@ The canonical list is the list of CHAMBER patterns: strict sign vectors s ∈ {�
 full-dimensional cells of the central arrangement {x_j^T u = 0} (zero rows x_j = 0 get s_j = +1).
 Each pattern comes with a witness direction u strictly inside its chamber.
 
-Exact enumeration (:func:`exact_chambers`) uses the extreme-ray method of
-:mod:`hiddenconvex._extreme_rays` on the arrangement reduced to its rank and distinct hyperplanes
-(:mod:`hiddenconvex._arrangement`); every returned chamber has a witness verified strictly inside
-it, columns are ordered lexicographically (row 0 first, False < True) whatever the algorithm, and
-degenerate data (duplicated, parallel, zero rows, many hyperplanes through one line, integer grids)
-are handled exactly (tolerances: :mod:`hiddenconvex._arrangement`). n = 400, r = 3 (159,602
-chambers) and n = 100, r = 4 (323,600) take about a second (``scripts/bench_patterns.py``).
+Exact enumeration streams: :func:`iter_chambers` yields every chamber exactly once, in chunks of
+bounded size, by the canonical-ray method of :mod:`hiddenconvex._canonical_rays` (each chamber is
+emitted at one of its extreme rays, the lexicographic minimizer of a fixed linear objective over
+the chamber, decided by a test at that ray alone; numba kernels with rigorous rounding bounds and
+an exact rational fallback) on the arrangement reduced to its rank and distinct hyperplanes
+(:mod:`hiddenconvex._arrangement`). :func:`count_chambers` counts without building patterns;
+:func:`exact_chambers` collects the stream and sorts its columns lexicographically (row 0 first,
+False < True). Every chamber has a witness verified strictly inside it, and degenerate data
+(duplicated, parallel, zero rows, many hyperplanes through one line, integer grids) are handled
+exactly (tolerances: :mod:`hiddenconvex._arrangement`). iris (150 x 4, 1,080,590 chambers) streams
+in about a second (``scripts/bench_enumeration.py``). The extreme-ray method of
+:mod:`hiddenconvex._extreme_rays` (all candidates at all lines, then a global dedupe) remains for
+the ≥-pattern set, for the small local arrangements at degenerate lines, and as a test oracle.
 Sampling (:func:`sample_patterns`) draws seeded Gaussian gates.
 
 Scale: every entry point first multiplies X by an exact power of two when its largest entry is
@@ -30,35 +36,27 @@ in :mod:`hiddenconvex.experiments.cache`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrangement import (  # noqa: F401  (private names kept importable from here)
-    _C_DEGENERATE,
+from . import _canonical_rays
+from ._arrangement import (
     _EPS,
-    _PARALLEL_TOL,
     _default_witness,
-    _expand,
     _finish_chambers,
-    _float_err,
     _group_words,
     _lex_order_words,
     _margin_tol,
     _pack,
     _reduce,
-    _repair,
     _unpack,
     cover_bound,
     cover_count,
 )
-from ._extreme_rays import (  # noqa: F401
-    _chambers_of,
-    _degenerate_line_chambers,
-    _essential_chambers,
-    _lines,
-)
-from ._linalg import _mm, _svd_rank, _unit_rows, pow2_scaled, scale_exponent  # noqa: F401
+from ._extreme_rays import _chambers_of, _essential_chambers
+from ._linalg import _mm, _svd_rank, _unit_rows, pow2_scaled, scale_exponent
 from ._memory import (
     MEMORY_FRACTION,
     MemoryEstimate,
@@ -69,7 +67,7 @@ from ._memory import (
     exact_memory,
     sample_memory,
 )
-from .errors import InputError, check_int, check_matrix, check_seed
+from .errors import InputError, SolverError, check_int, check_matrix, check_seed
 
 __all__ = [
     "METHODS",
@@ -83,6 +81,8 @@ __all__ = [
     "cover_count",
     "cover_bound",
     "exact_chambers",
+    "iter_chambers",
+    "count_chambers",
     "exact_ge_patterns",
     "sample_patterns",
     "enumerate_patterns",
@@ -243,7 +243,11 @@ def exact_chambers(X) -> Patterns:
 
     Exact also for data not in general position (duplicated, parallel, anti-parallel and zero rows,
     many rows through one flat, integer grids) and for rank-deficient X (reduced to its rank r by
-    SVD, SPEC §1.3). Algorithm and tolerances: module docstring.
+    SVD, SPEC §1.3). Algorithm and tolerances: module docstring; the chambers come from
+    :func:`iter_chambers`, sorted. If the stream cannot verify a witness (its witnesses lie near
+    an extreme ray; chambers thinner than ~1e-8, such as clusters of near-duplicate rows in rank
+    ≥ 4, can defeat the LP repair), the extreme-ray method with its centred witnesses is used
+    instead, when its candidate table fits in memory.
 
     Parameters
     ----------
@@ -258,10 +262,13 @@ def exact_chambers(X) -> Patterns:
         sorted lexicographically (row 0 first, 0 < 1); the list is closed under negation of the
         sign vector on nonzero rows, so p is even unless X = 0 (p = 1). ``witnesses`` (p, d):
         vectors in row(X) strictly inside each chamber (``sign(X u) == s`` with no zero on a
-        nonzero row, relative margin above the rounding level), of unit norm: the sum of the
-        chamber's unit extreme rays in reduced coordinates, lifted back and normalized (X = 0:
-        the single chamber is R^d and its witness e_1). ``D`` is stored pattern-major
-        (Fortran order: each column ``D[:, k]`` is contiguous); both arrays are read-only.
+        nonzero row, relative margin above the rounding level), of unit norm: for rank ≥ 3 a
+        point near the extreme ray at which the stream emits the chamber (v + ε w, w inside the
+        chamber's tangent cone at v, ε half the distance to the nearest other hyperplane; see
+        :func:`iter_chambers`), for rank 2 the bisector of the chamber's two boundary rays;
+        lifted back and normalized (X = 0: the single chamber is R^d and its witness e_1).
+        ``D`` is stored pattern-major (Fortran order: each column ``D[:, k]`` is contiguous);
+        both arrays are read-only.
         The zero pattern D = 0 is included exactly when it is a chamber (no zero rows and
         {u : Xu < 0} ≠ ∅, e.g. with a bias column); drop it with :meth:`Patterns.nonzero`.
 
@@ -276,11 +283,128 @@ def exact_chambers(X) -> Patterns:
         rounding; module docstring).
     """
     X = pow2_scaled(check_matrix(X))[0]  # patterns are invariant under positive scaling
+    n = X.shape[0]
     red = _reduce(X)
-    _exact_estimate(X.shape[0], X.shape[1], red).require()
-    words, wit_w = _essential_chambers(red.H, red.rank)
-    D, W = _finish_chambers(X, red, words, wit_w)
-    return Patterns(D=D, witnesses=W, method="exact", complete=True, rank=red.rank)
+    est = _exact_estimate(n, X.shape[1], red)
+    est.require()
+    try:
+        words, wits = [], []
+        for D, W in _canonical_rays.iter_chambers(X, chunk=_exact_chunk(est.count)):
+            words.append(_pack(D.T))  # D.T: (c, n) C-contiguous rows; packed bit j = row j
+            wits.append(W)
+    except SolverError:
+        # The stream's witnesses lie near an extreme ray; in chambers thinner than ~1e-8 (e.g.
+        # clusters of near-duplicate rows in rank ≥ 4) the LP repair can fail where the centred
+        # witnesses of the extreme-ray method (sum of all unit extreme rays) pass. That method
+        # holds every candidate at once: used only if its candidate table fits too.
+        del words, wits
+        if not _extreme_ray_fits(n, red, est):
+            raise
+        words, wit_w = _essential_chambers(red.H, red.rank)
+        D, W = _finish_chambers(X, red, words, wit_w)
+        return Patterns(D=D, witnesses=W, method="exact", complete=True, rank=red.rank)
+    words = np.concatenate(words)
+    wits = np.concatenate(wits)
+    # lexicographic order of the columns (row 0 first, False < True); zero rows are constant
+    order = _lex_order_words(words)
+    words = words[order]
+    Wt = wits[order]
+    del wits
+    Dt = _unpack(words, n)  # (p, n), a bool view of a fresh uint8 array
+    del words
+    Dt.base.setflags(write=False)  # read-only all the way down: Patterns keeps it without a copy
+    Dt.setflags(write=False)
+    Wt.setflags(write=False)
+    return Patterns(D=Dt.T, witnesses=Wt, method="exact", complete=True, rank=red.rank)
+
+
+def _extreme_ray_fits(n: int, red, est) -> bool:
+    """Does the candidate table of the extreme-ray method (binom(L, r − 1)·2^(r − 1) sign vectors
+    of 16(W + r) + 50 bytes, W = ⌈L/64⌉) fit in the memory limit of ``est``?"""
+    r, L = red.rank, red.H.shape[0]
+    W = max(1, (L + 63) // 64)
+    need = math.comb(L, r - 1) * 2 ** (r - 1) * (16 * (W + r) + 50) if r >= 3 else 0
+    return est.limit is None or max(need, est.nbytes) <= est.limit
+
+
+#: Chambers per chunk of the stream collected by :func:`exact_chambers` (at most Cover's bound).
+_EXACT_CHUNK = 65536
+
+
+def _exact_chunk(bound: int) -> int:
+    """Chunk size of :func:`exact_chambers`' stream: :data:`_EXACT_CHUNK`, or Cover's bound if
+    smaller (the chunk buffers are allocated at full size)."""
+    return max(1, min(_EXACT_CHUNK, int(bound)))
+
+
+def iter_chambers(X, chunk: int = 65536):
+    """Every chamber of the central arrangement of the rows of X, exactly once, in chunks.
+
+    The same set as :func:`exact_chambers` (SPEC §1.2, §1.3, §3), streamed: memory is bounded by
+    the chunk (a buffer of about chunk·(n + 8d) bytes), not by the number of chambers, so
+    arrangements of tens of millions of chambers can be priced or counted chunk by chunk.
+    Algorithm: the canonical-ray method (each chamber is emitted at exactly one of its extreme
+    rays, chosen by a test at that ray; :mod:`hiddenconvex._canonical_rays`). The first call in a
+    fresh installation compiles the numba kernels (tens of seconds; cached on disk afterwards).
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Finite data matrix.
+    chunk : int > 0
+        Chambers per chunk (at most; the last chunk may be smaller).
+
+    Yields
+    ------
+    D : bool array, shape (n, c)
+        D[j, k] = 1 iff s_j = +1 in chamber k (zero rows: always 1), Fortran-ordered (each column
+        contiguous) like :attr:`Patterns.D`. Chunks are in scan order, not lexicographic; across
+        all chunks every chamber appears exactly once.
+    witnesses : array, shape (c, d)
+        Unit vectors in row(X) strictly inside each chamber (``sign(X u)`` equals the column on
+        every nonzero row, relative margin 32·d·eps), verified as in :func:`exact_chambers`.
+
+    Raises
+    ------
+    InputError
+        X not a finite non-empty 2-D array, or ``chunk`` not a positive integer (raised at the
+        call, before anything is enumerated).
+    SolverError
+        A chamber too thin for a verified double-precision witness (as :func:`exact_chambers`).
+
+    Notes
+    -----
+    No memory check is made (the stream's memory does not grow with the count); the time is
+    proportional to the number of chambers plus binom(L, r − 1) line tests (L distinct
+    hyperplanes, r = rank). Cover's bound :func:`cover_bound` bounds the number of chambers.
+    """
+    X = check_matrix(X)
+    chunk = check_int(chunk, "chunk", 1, what="a positive integer")
+    return _canonical_rays.iter_chambers(X, chunk=chunk)
+
+
+def count_chambers(X) -> int:
+    """Number of chambers of the central arrangement of the rows of X (= ``exact_chambers(X).p``).
+
+    Counts with the stream's canonical test without building patterns or witnesses: memory
+    independent of the count, faster than :func:`iter_chambers`.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Finite data matrix.
+
+    Returns
+    -------
+    int
+        The number of chambers (1 for X = 0; at most :func:`cover_bound`).
+
+    Raises
+    ------
+    InputError
+        X not a finite non-empty 2-D array.
+    """
+    return _canonical_rays.count_chambers(check_matrix(X))
 
 
 def _flats(H: np.ndarray, r: int, n: int) -> list:
