@@ -1,5 +1,8 @@
 #!/usr/bin/env python
-"""Export scikit-learn's bundled iris, wine, breast_cancer and diabetes data to data/*.csv.
+"""Export the six datasets scikit-learn bundles offline to data/*.csv (full size).
+
+iris, wine, breast_cancer, diabetes, digits and linnerud (every ``sklearn.datasets.load_*`` that
+needs no download), plus the small ``<name>_pca2`` subsets of the first four.
 
 scikit-learn is a test dependency of hiddenconvex (the ``test`` extra, also the optional
 ``sklearn`` extra), so the project's venv runs it::
@@ -16,6 +19,13 @@ exactly (documented in data/README.md):
   class_0/class_2 (-1); breast_cancer malignant (sklearn target 0, +1) vs benign (target 1, -1);
 * diabetes: the UNSCALED copy (``load_diabetes(scaled=False)``), features standardized as above,
   target standardized too (y - mean) / std (mean and std printed and recorded in the README);
+* digits (1797 x 64, 8x8 images with intensities 0..16): the binary task digit 0 (+1, 178 images)
+  vs digits 1-9 (-1); pixels divided by 16 (values k/16, written exactly), NOT standardized:
+  pixel_0_0, pixel_4_0 and pixel_4_7 are 0 in every image (standardizing would divide by 0, and
+  would blow up the nearly blank border pixels), so rank(X) = 61 (62 with the bias column);
+* linnerud (20 x 3): features chins, situps, jumps standardized as above; target ``waist``
+  (the physiological target most correlated with the exercises; weight and pulse are dropped),
+  standardized (mean and std printed);
 * ``<name>_pca2``: scores of the standardized features on the first two principal components
   (SVD of the standardized matrix; each component's sign fixed so that its largest-magnitude
   loading is positive), each score column standardized over the full dataset, then ``N_SMALL``
@@ -36,6 +46,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 N_SMALL = 40
 SEED = 0
+DIGITS_POSITIVE = 0        # digits: this digit is +1, all others -1
+LINNERUD_TARGET = "Waist"  # linnerud: the one target kept (of Weight, Waist, Pulse)
 
 
 def _standardize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,8 +88,8 @@ def _csv(columns: list[str], X: np.ndarray, y: np.ndarray, digits: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build() -> dict[str, str]:
-    """All CSV texts, keyed by file name."""
+def build() -> tuple[dict[str, str], list[str]]:
+    """All CSV texts keyed by file name, and one summary line per dataset."""
     from sklearn import datasets as skd
 
     out: dict[str, str] = {}
@@ -108,6 +120,23 @@ def build() -> dict[str, str]:
     out["diabetes_pca2.csv"] = _csv(["pc1", "pc2"], _pca2(Z)[idx], y[idx], 8)
     summary.append(f"diabetes: n={Z.shape[0]}, d={Z.shape[1]}, target mean {y_mean:.6g}, "
                    f"std {y_sd:.6g} (ddof=0)")
+
+    dig = skd.load_digits()
+    P = np.asarray(dig.data, dtype=float) / 16.0   # k/16: exact in binary and in 6 digits
+    y = np.where(np.asarray(dig.target) == DIGITS_POSITIVE, 1.0, -1.0)
+    out["digits.csv"] = _csv([_snake(c) for c in dig.feature_names], P, y, 6)
+    const = [dig.feature_names[k] for k in np.flatnonzero(P.std(axis=0) == 0)]
+    summary.append(f"digits: n={P.shape[0]}, d={P.shape[1]}, +1 (digit {DIGITS_POSITIVE}): "
+                   f"{int((y > 0).sum())}, -1: {int((y < 0).sum())}; constant pixels "
+                   f"{', '.join(const)}; rank {np.linalg.matrix_rank(P)}")
+
+    lin = skd.load_linnerud()
+    Z, _, _ = _standardize(np.asarray(lin.data, dtype=float))
+    t = np.asarray(lin.target, dtype=float)[:, list(lin.target_names).index(LINNERUD_TARGET)]
+    y_mean, y_sd = float(t.mean()), float(t.std())
+    out["linnerud.csv"] = _csv([_snake(c) for c in lin.feature_names], Z, (t - y_mean) / y_sd, 6)
+    summary.append(f"linnerud: n={Z.shape[0]}, d={Z.shape[1]}, target {LINNERUD_TARGET} mean "
+                   f"{y_mean:.6g}, std {y_sd:.6g} (ddof=0)")
     return out, summary
 
 

@@ -2,12 +2,19 @@
 """Run an experiment grid from a TOML config: one tidy CSV row per run, resumable.
 
     python scripts/run_batch.py CONFIG.toml [--force] [--n-jobs N] [--dry-run] [--task MOD:FUNC]
+                                [--backend loky|dask|ray] [--address ADDR] [--quiet]
 
 The config format is documented in :mod:`hiddenconvex.experiments.config`. Completed runs are
 stored one JSON file per run beside the CSV (``<name>.runs/``); rerunning the same command skips
 them, so a killed batch resumes where it stopped. ``--force`` recomputes every run.
 ``--dry-run`` validates the config and lists the runs with their state (done / error / pending)
 without running anything.
+
+``--backend``/``--address`` override the config's ``[execution]`` table: local loky processes
+(default), a Dask cluster (``dask.distributed``; a local one without ``--address``) or Ray
+(``ray.util.joblib``). Results, resuming and the lock are the same on every backend. A tqdm bar
+over the runs is drawn on stderr when it is a terminal (``--quiet``: never); one line per
+completed run is appended to ``<name>.runs/batch.log``. stdout gets only the final summary line.
 
 The task is ``hiddenconvex.experiments.pipeline:run_pipeline`` unless ``--task`` names another
 ``task(params, seed) -> dict``; if the task's module defines ``check_params(params)``, it is called
@@ -37,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate the config, list the runs and how many are done; run nothing")
     p.add_argument("--task", default=DEFAULT_TASK,
                    help=f"task function MODULE:FUNCTION (default {DEFAULT_TASK})")
+    p.add_argument("--backend", choices=("loky", "dask", "ray"), default=None,
+                   help="execution backend (default: [execution] backend of the config, else "
+                        "loky = local processes)")
+    p.add_argument("--address", default=None,
+                   help="scheduler address of an existing Dask/Ray cluster, e.g. "
+                        "tcp://host:8786 or ray://host:10001 (default: [execution] address; "
+                        "none: a local cluster)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (the per-run log in <name>.runs/batch.log is kept)")
     return p
 
 
@@ -64,6 +80,20 @@ def import_task(spec: str):
     return task, (check if callable(check) else None)
 
 
+def execution(config, args):
+    """The config with ``--backend``/``--address`` applied (validated: InputError)."""
+    import dataclasses
+
+    from hiddenconvex.experiments.config import check_backend
+
+    backend = args.backend or config.backend
+    address = args.address
+    if address is None and backend == config.backend:
+        address = config.address
+    backend, address = check_backend(backend, address)
+    return dataclasses.replace(config, backend=backend, address=address)
+
+
 def dry_run(config) -> None:
     import pandas as pd
 
@@ -72,8 +102,10 @@ def dry_run(config) -> None:
 
     states = run_states(config)
     counts = {s: sum(1 for _, st in states if st == s) for s in ("done", "error", "pending")}
+    where = config.backend + (f" at {config.address}" if config.address else "")
     print(f"experiment {config.name!r}: {len(states)} runs ({counts['done']} done,"
-          f" {counts['error']} error, {counts['pending']} pending) -> {config.output}")
+          f" {counts['error']} error, {counts['pending']} pending) -> {config.output}"
+          f" (backend {where})")
     if states:
         rows = [{"run_id": r.run_id, "state": st,
                  **{k: v for k, v in r.params.items() if k in PARAM_COLUMNS}, "seed": r.seed}
@@ -90,14 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.n_jobs is not None:
             check_n_jobs(args.n_jobs)
-        config = load_config(args.config, check_output=False)
+        config = execution(load_config(args.config, check_output=False), args)
         if args.dry_run:
             check_output_writable(config)
             dry_run(config)
             return 0
         task, check = import_task(args.task)
         # run_batch checks every run with `check`, then the results folder, before any work
-        table = run_batch(config, task, force=args.force, n_jobs=args.n_jobs, check=check)
+        table = run_batch(config, task, force=args.force, n_jobs=args.n_jobs, check=check,
+                          progress=not args.quiet)
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

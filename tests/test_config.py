@@ -110,6 +110,16 @@ CONFIG_ERRORS = [
     ("extra_value", make_toml(extra='[[grid.extra]]\nsolver = "gurobi"'),
      r"grid.extra\[0\].solver\[0\]: unknown solver"),
     ("extra_empty", make_toml(extra="[[grid.extra]]"), r"grid.extra\[0\]: empty table"),
+    ("exec_key", make_toml(extra="[execution]\nworkers = 2"),
+     r"\[execution\]: unknown key 'workers'"),
+    ("exec_backend", make_toml(extra='[execution]\nbackend = "spark"'),
+     r"execution: backend must be one of loky, dask, ray"),
+    ("exec_address_loky", make_toml(extra='[execution]\naddress = "tcp://h:8786"'),
+     r"execution: address 'tcp://h:8786' is given but backend is 'loky'"),
+    ("exec_address_type", make_toml(extra='[execution]\nbackend = "dask"\naddress = 5'),
+     r"address must be a non-empty string"),
+    ("exec_n_jobs_twice", make_toml(extra="[execution]\nn_jobs = 2"),
+     r"execution.n_jobs: also set in \[experiment\]"),
     ("dataset_unknown", make_toml(grid=BASE["grid"].replace('["a"]', '["a", "nope"]')),
      r"grid.dataset: unknown dataset 'nope'"),
 ]
@@ -289,3 +299,23 @@ def test_default_config_is_valid(monkeypatch, tmp_path):
     assert "default" in cfg.grids[0]["dataset"] and cfg.name == "default"
     assert cfg.output == tmp_path / "r" / "runs.csv"
     assert len(expand_grid(cfg)) <= 48
+
+
+def test_execution_table(tmp_path):
+    text = make_toml(experiment='name = "e"\noutput = "OUT"',
+                     extra='[execution]\nbackend = "dask"\naddress = "tcp://10.0.0.5:8786"\n'
+                           'n_jobs = 3\n')
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace("OUT", (tmp_path / "out" / "r.csv").as_posix()))
+    cfg = load_config(path, validate_dataset=ACCEPT_ALL)
+    assert (cfg.backend, cfg.address, cfg.n_jobs) == ("dask", "tcp://10.0.0.5:8786", 3)
+    plain = parse_config({"experiment": {"name": "e", "output": "r.csv"},
+                          "grid": {"dataset": ["a"], "beta": [0.1], "width": [2], "seeds": [0]}},
+                         validate_dataset=ACCEPT_ALL)
+    assert (plain.backend, plain.address, plain.n_jobs) == ("loky", None, 1)
+    with pytest.raises(InputError, match="execution: must be a table, got string"):
+        parse_config({"experiment": {"name": "e", "output": "r.csv"}, "execution": "dask",
+                      "grid": {"dataset": "a", "beta": 1, "width": 1, "seeds": 0}},
+                     validate_dataset=ACCEPT_ALL)
+    # the execution settings are not part of the run ids: a grid resumes on another backend
+    assert [r.run_id for r in expand_grid(cfg)] == [r.run_id for r in expand_grid(plain)]

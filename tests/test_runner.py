@@ -401,3 +401,45 @@ n_train_seeds = 2
     assert "cached" in again.stdout and "0 cached" not in again.stdout
     pd.testing.assert_frame_equal(comparable(folder / "runs.csv"), comparable(ref_dir / "runs.csv"))
     assert no_partial_files(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------
+# progress bar, per-run log, stale temporary files
+# ----------------------------------------------------------------------------------------------
+def test_progress_bar_on_a_terminal_and_quiet(tmp_path, fake_module, known_datasets, capsys,
+                                              monkeypatch):
+    cli = load_script("run_batch")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    cfg_path = write_config(tmp_path / "bar")
+    assert cli.main([str(cfg_path), "--task", "fake_task:task"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{N_RUNS}/{N_RUNS}" in err and "errors=4" in err  # the tqdm bar, on stderr only
+    assert f"{N_RUNS}/{N_RUNS}" not in out and out.startswith("exp: ")
+    cfg_path = write_config(tmp_path / "quiet")
+    assert cli.main([str(cfg_path), "--task", "fake_task:task", "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{N_RUNS}/{N_RUNS}" not in err and "run/s" not in err
+    log = (tmp_path / "quiet" / "out" / "exp.runs" / "batch.log").read_text().splitlines()
+    assert len([ln for ln in log if f"/{N_RUNS}] " in ln]) == N_RUNS  # one line per run
+    assert "ValueError: deliberate failure on two lines" in "\n".join(log)
+    assert log[-1].endswith(f"{N_RUNS} of {N_RUNS} runs computed (4 error(s)) -> "
+                            f"{tmp_path / 'quiet' / 'out' / 'runs.csv'}")
+
+
+def test_stale_partial_record_of_a_killed_batch_is_removed(tmp_path, fake_module):
+    cfg = load_config(write_config(tmp_path), validate_dataset=ACCEPT_ALL)
+    cfg.store.mkdir(parents=True, exist_ok=True)
+    stale = cfg.store / ".abcdef012345.json.x1y2.partial"
+    stale.write_text('{"half": ')
+    run_batch(cfg, fake_module.task, progress=False)
+    assert not stale.exists() and no_partial_files(tmp_path)
+
+
+def test_backend_option_of_the_script(tmp_path, fake_module, known_datasets, capsys):
+    cli = load_script("run_batch")
+    cfg_path = write_config(tmp_path)
+    assert cli.main([str(cfg_path), "--dry-run", "--backend", "dask",
+                     "--address", "tcp://h:8786"]) == 0
+    assert "(backend dask at tcp://h:8786)" in capsys.readouterr().out
+    assert cli.main([str(cfg_path), "--address", "tcp://h:8786"]) == 2
+    assert "backend is 'loky'" in capsys.readouterr().err

@@ -5,7 +5,7 @@ An experiment is declared as data in a TOML file::
     [experiment]
     name = "default"                          # names the run store <output folder>/<name>.runs/
     output = "results/experiments/runs.csv"   # the tidy CSV (relative paths: from the CWD)
-    n_jobs = 2                                # parallel configurations (joblib, loky backend)
+    n_jobs = 2                                # parallel configurations (or in [execution])
 
     [grid]                                    # the Cartesian product of these lists
     dataset = ["default", "iris_pca2"]
@@ -25,6 +25,14 @@ An experiment is declared as data in a TOML file::
     [options]                                 # passed unchanged to every task call
     train_method = "lbfgs"
 
+    [execution]                               # optional: where the runs execute
+    backend = "dask"                          # loky (default: local processes) | dask | ray
+    address = "tcp://scheduler:8786"          # existing cluster; omitted: a local one
+    n_jobs = 8                                # loky / local cluster workers (not also in
+                                              # [experiment])
+
+The execution settings do not enter the run ids: a grid started on one backend resumes on
+another with the same rows (``scripts/run_batch.py --backend/--address`` override them).
 Keys left out take the defaults :data:`GRID_DEFAULTS`: the squared loss, the registry's default
 solver (:data:`hiddenconvex.solvers.DEFAULT_SOLVER`), ``method = "auto"``, ``samples = 0``.
 :func:`load_config` validates the whole file before any work starts; :func:`expand_grid` turns
@@ -60,6 +68,7 @@ __all__ = [
     "METHODS",
     "GRID_KEYS",
     "GRID_DEFAULTS",
+    "BACKENDS",
     "PARAM_COLUMNS",
     "STATUS_COLUMNS",
     "Run",
@@ -67,6 +76,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "check_n_jobs",
+    "check_backend",
     "check_output_writable",
     "expand_grid",
     "run_id",
@@ -89,7 +99,10 @@ GRID_DEFAULTS: dict[str, tuple] = {
 }
 REQUIRED_GRID_KEYS = ("dataset", "beta", "width", "seeds")
 EXPERIMENT_KEYS = ("name", "output", "n_jobs", "description")
-TOP_LEVEL_KEYS = ("experiment", "grid", "options")
+EXECUTION_KEYS = ("backend", "address", "n_jobs")
+TOP_LEVEL_KEYS = ("experiment", "grid", "options", "execution")
+#: Execution backends of a batch (joblib ``parallel_config`` backends; see the runner).
+BACKENDS = ("loky", "dask", "ray")
 #: The run's outcome, after ``seed`` in the CSV (``status`` is "ok" or "error").
 STATUS_COLUMNS = ("status", "error")
 
@@ -131,7 +144,8 @@ class ExperimentConfig:
     output : Path
         Absolute path of the tidy CSV.
     n_jobs : int
-        Default number of parallel configurations (joblib semantics: -1 = all cores).
+        Default number of parallel configurations (joblib semantics: -1 = all cores); for a
+        Dask/Ray cluster given by ``address`` the cluster's size decides instead.
     grids : tuple of dict
         The main grid then each ``[[grid.extra]]``, every key of :data:`GRID_KEYS` resolved to a
         tuple of validated values.
@@ -140,6 +154,11 @@ class ExperimentConfig:
     source : str
         Where the config came from (file path), for messages.
     description : str
+    backend : {"loky", "dask", "ray"}
+        Where the runs execute (``[execution] backend``; default local loky processes).
+    address : str or None
+        Scheduler address of an existing Dask/Ray cluster (``[execution] address``); None: the
+        runner starts a local cluster (Dask ``LocalCluster``, local Ray).
     """
 
     name: str
@@ -149,6 +168,8 @@ class ExperimentConfig:
     options: dict
     source: str = "<config>"
     description: str = ""
+    backend: str = "loky"
+    address: str | None = None
 
     @property
     def store(self) -> Path:
@@ -258,6 +279,23 @@ def parse_config(
     if not isinstance(description, str):
         fail("experiment.description", f"must be a string, got {_tname(description)}")
 
+    execution = data.get("execution", {})
+    if not isinstance(execution, Mapping):
+        fail("execution", f"must be a table, got {_tname(execution)}")
+    _unknown_keys(execution, EXECUTION_KEYS, "[execution]", fail)
+    if "n_jobs" in execution:
+        if "n_jobs" in exp:
+            fail("execution.n_jobs", "also set in [experiment]; set n_jobs in one place")
+        try:
+            n_jobs = check_n_jobs(execution["n_jobs"])
+        except InputError as exc:
+            fail("execution.n_jobs", str(exc))
+    try:
+        backend, address = check_backend(execution.get("backend", "loky"),
+                                         execution.get("address"))
+    except InputError as exc:
+        fail("execution", str(exc))
+
     grid = data.get("grid")
     if grid is None:
         fail("[grid]", "missing table")
@@ -315,6 +353,8 @@ def parse_config(
         options=dict(options),
         source=source,
         description=description,
+        backend=backend,
+        address=address,
     )
 
 
@@ -323,6 +363,26 @@ def check_n_jobs(n_jobs) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
         raise InputError(f"n_jobs must be a non-zero integer (-1 = all cores), got {n_jobs!r}")
     return int(n_jobs)
+
+
+def check_backend(backend, address=None) -> tuple[str, str | None]:
+    """Validate an execution backend and cluster address; returns ``(backend, address)``.
+
+    ``backend`` is one of :data:`BACKENDS`; ``address`` (None, or a non-empty string without
+    spaces, e.g. ``"tcp://10.0.0.5:8786"`` for Dask, ``"ray://head:10001"`` or ``"auto"`` for Ray)
+    names an existing cluster and is only meaningful for ``dask`` and ``ray``.
+    """
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if address is not None:
+        if not isinstance(address, str) or not address.strip() or any(
+                c.isspace() for c in address):
+            raise InputError(f"address must be a non-empty string without spaces (a scheduler "
+                             f"address such as tcp://host:8786), got {address!r}")
+        if backend == "loky":
+            raise InputError(f"address {address!r} is given but backend is 'loky' (local "
+                             "processes); set backend = \"dask\" or \"ray\", or drop address")
+    return backend, address
 
 
 def _tname(v) -> str:

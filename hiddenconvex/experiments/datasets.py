@@ -8,18 +8,31 @@ license and preprocessing of every file). The folder is found, in this order, fr
 ``data_dir`` argument, the environment variable ``HIDDENCONVEX_DATA_DIR``, or ``data/`` next to
 the package directory (``<repo>/data`` for a source checkout / editable install).
 :func:`list_datasets` names the registered datasets plus any other ``*.csv`` in that folder;
-:func:`dataset_info` returns the registered metadata (intended loss, bias column, generator).
+:func:`dataset_info` returns the registered metadata (intended loss, bias column, generator);
+:func:`dataset_facts` reads a registered file and states its n, d and rank (the rank computed by
+the package's rank rule, :func:`hiddenconvex._linalg._svd_rank`, on the design matrix the model
+sees, i.e. with the ones column when the entry has a bias).
+
+:func:`preloaded_datasets` makes :func:`load_dataset` return datasets already in memory (the
+batch runner ships each dataset once to its workers, e.g. by a Dask scatter, and installs it
+there, so the workers need no data folder).
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
+import types
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._linalg import _svd_rank
 from ..errors import InputError
 
 __all__ = [
@@ -31,8 +44,10 @@ __all__ = [
     "resolve_data_dir",
     "list_datasets",
     "dataset_info",
+    "dataset_facts",
     "dataset_path",
     "load_dataset",
+    "preloaded_datasets",
 ]
 
 DATA_DIR_ENV = "HIDDENCONVEX_DATA_DIR"
@@ -233,7 +248,8 @@ class DatasetInfo:
     bias : bool
         Whether the intended model has a (regularized) bias: load with ``bias=True``.
     n, d : int
-        Rows and feature columns of the file (without bias column).
+        Rows and feature columns of the file (without bias column); checked against the file by
+        :func:`dataset_facts` (and the tests).
     source : {"synthetic", "scikit-learn"}
     description : str
         One line: what the data are and how they were preprocessed.
@@ -261,6 +277,12 @@ class DatasetInfo:
 
     def generator_kwargs(self) -> dict:
         return dict(self.params)
+
+    @property
+    def rank(self) -> int:
+        """Rank of the model's design matrix (features, plus the ones column when ``bias``),
+        computed from the file in the default data folder (:func:`dataset_facts`; cached)."""
+        return dataset_facts(self.name)["rank"]
 
 
 def _synthetic(name, task, loss, fit_bias, description, generator, params: dict) -> DatasetInfo:
@@ -319,6 +341,13 @@ REGISTRY: dict[str, DatasetInfo] = {
         _sklearn("diabetes", "regression", "squared", True, 442, 10,
                  "diabetes (scikit-learn copy, unscaled version), standardized features and "
                  "standardized target"),
+        _sklearn("digits", "classification", "logistic", True, 1797, 64,
+                 "optical handwritten digits (scikit-learn copy, 8x8 images), digit 0 (+1) vs "
+                 "digits 1-9 (-1), pixel intensities 0..16 divided by 16 (not standardized: 3 "
+                 "pixels are 0 in every image, so rank 61 of 64, 62 with the bias)"),
+        _sklearn("linnerud", "regression", "squared", True, 20, 3,
+                 "Linnerud (scikit-learn copy), exercises chins/situps/jumps -> waist "
+                 "(one of the three physiological targets), standardized features and target"),
         _sklearn("iris_pca2", "classification", "logistic", True, 40, 2,
                  "iris versicolor-vs-rest, standardized PCA-2 scores, 40 rows subsampled "
                  "with seed 0"),
@@ -420,8 +449,12 @@ def load_dataset(
         registered datasets, ``task``, ``loss``, ``source``, ``description`` (and ``generator``,
         ``params`` for synthetic ones).
     """
-    path = dataset_path(name, data_dir)
     info = REGISTRY.get(name)
+    if data_dir is None:
+        shared = _PRELOADED.get().get(name)
+        if shared is not None and (bias is None or bool(bias) == shared.meta.get("bias")):
+            return shared
+    path = dataset_path(name, data_dir)
     if bias is None:
         bias = info.bias if info is not None else False
     ds = load_csv(path, target="y", bias=bool(bias))
@@ -433,3 +466,67 @@ def load_dataset(
         if info.generator is not None:
             meta.update(generator=info.generator, params=info.generator_kwargs())
     return Dataset(X=ds.X, y=ds.y, features=ds.features, name=name, meta=meta)
+
+
+# ----------------------------------------------------------------------------- in-memory copies
+
+_PRELOADED: contextvars.ContextVar[Mapping[str, Dataset]] = contextvars.ContextVar(
+    "hiddenconvex_preloaded_datasets", default=types.MappingProxyType({}))
+
+
+@contextmanager
+def preloaded_datasets(datasets: Mapping[str, Dataset]) -> Iterator[None]:
+    """Within the block, :func:`load_dataset` returns these in-memory datasets by name.
+
+    Only calls with the default data folder (``data_dir=None``) and the bias the copy was loaded
+    with (``bias=None`` or equal to ``meta["bias"]``) are served from memory; anything else reads
+    the file as usual. The mapping is per thread / per context (a :class:`contextvars.ContextVar`),
+    so worker threads running different tasks do not see each other's datasets.
+
+    Parameters
+    ----------
+    datasets : mapping of str to Dataset
+        Typically ``{name: load_dataset(name)}`` made by the process that owns the data folder.
+    """
+    token = _PRELOADED.set({**_PRELOADED.get(), **dict(datasets)})
+    try:
+        yield
+    finally:
+        _PRELOADED.reset(token)
+
+
+# ---------------------------------------------------------------------------------- file facts
+
+
+@functools.lru_cache(maxsize=64)
+def _file_facts(path: str, mtime_ns: int, size: int, bias: bool) -> tuple[int, int, int]:
+    """(n, d, rank) of one CSV file (cache keyed by path, modification time and size)."""
+    ds = load_csv(path, target="y", bias=bias, loss=None)
+    return ds.X.shape[0], ds.X.shape[1] - int(bias), _svd_rank(ds.X)
+
+
+def dataset_facts(name: str, data_dir: str | os.PathLike | None = None) -> dict:
+    """The facts of a registered dataset as read from its file: n, d, rank, task, loss, bias.
+
+    ``rank`` is the numerical rank (:func:`hiddenconvex._linalg._svd_rank`, the rule every rank
+    decision of the package uses) of the design matrix of the intended model: the features plus
+    the ones column when the entry has ``bias=True``. The arrangement of the activation patterns
+    lives in R^rank (SPEC §1.3), which decides whether exact enumeration is possible.
+
+    Raises
+    ------
+    InputError
+        Unregistered name, missing file, or a file whose shape differs from the registry's
+        ``n``/``d`` (regenerate it with the script named in ``data/README.md``).
+    """
+    info = dataset_info(name)
+    path = dataset_path(name, data_dir)
+    st = path.stat()
+    n, d, rank = _file_facts(str(path), st.st_mtime_ns, st.st_size, info.bias)
+    if (n, d) != (info.n, info.d):
+        raise InputError(
+            f"dataset {name!r}: {path} has {n} rows x {d} features, the registry says "
+            f"{info.n} x {info.d}; regenerate it (scripts/make_datasets.py or "
+            "scripts/export_sklearn_datasets.py)")
+    return {"name": name, "n": n, "d": d, "rank": rank, "task": info.task, "loss": info.loss,
+            "bias": info.bias}
