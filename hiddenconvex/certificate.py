@@ -8,7 +8,14 @@ For a dual point :math:`\lambda \in \mathbb R^n` and a chamber pattern :math:`D`
            = \max_b \|\Pi_{C_b}(\gamma_b X^T D_b\lambda)\|_2  \quad (\text{over ALL chambers}).
 
 :math:`\lambda` is dual feasible iff :math:`M(\lambda) \le \beta`. Projections onto a cone
-:math:`\{u : Au \ge 0\}` are exact, by NNLS on the polar cone (Moreau). A candidate with
+:math:`\{u : Au \ge 0\}` are exact, by NNLS on the polar cone (Moreau). The pass over the
+chambers (:func:`cone_projections`, :func:`block_correlations`, :func:`max_correlation`, the
+certificate and β_max) is the exact pricing kernel :class:`hiddenconvex.pricing.Pricer`:
+Lawson-Hanson on all distinct rows, screening by :math:`\|g_b\|`, early exit, and a verified
+interval for every finished value (where SciPy's NNLS on facet rows differs, by its stopping
+tolerance, the interval decides). The chambers may be a Patterns object or any iterable of
+``(D, witnesses)`` chunks (the streaming enumerator), so a large arrangement is never held in
+memory. A candidate with
 prediction :math:`\hat y` and :math:`\lambda = -\nabla\ell(\hat y)` (hinge: the solver's dual) is
 *certified* globally optimal when the chamber list is complete, :math:`M(\lambda) \le
 \beta(1+tol)` and the duality gap closes relative to :math:`\ell(0)`, the loss of the zero
@@ -20,10 +27,10 @@ M(-\nabla\ell(0))`. Without the chambers, :func:`correlation_bound`
 proves feasible, e.g. the zero network at :math:`\beta \ge \|X\|_2\|\nabla\ell(0)\|`.
 
 Scale: X and λ enter the projections as X·2^-e, λ·2^-f (exact powers of two,
-:func:`hiddenconvex.patterns.pow2_scaled`; e = f = 0 for data with entries in [2^-4, 2^4]), so
+:func:`hiddenconvex._linalg.pow2_scaled`; e = f = 0 for data with entries in [2^-4, 2^4]), so
 M(λ) is computed without under- or overflow for data from subnormal to 1e300. A cone without any
-constraint row is R^d and its projection is the identity: SciPy's NNLS is never called with an
-empty matrix.
+constraint row is R^d and its projection is the identity: SciPy's NNLS (:func:`project_cone`)
+is never called with an empty matrix.
 
 Block order is that of :mod:`hiddenconvex.blocks`: blocks ``0..p-1`` have γ = +1, blocks
 ``p..2p-1`` have γ = −1 and reuse pattern ``b mod p``.
@@ -39,9 +46,10 @@ from scipy.optimize import nnls
 
 from ._linalg import _ldexp, pow2_scaled
 from .errors import InputError, SolverError, check_matrix, check_vector
-from .facets import _CHUNK, _cached_facets, _is_chamber_list, _pattern_matrix, _resolve_facets
+from .facets import _pattern_matrix
 from .objective import Problem
 from .patterns import cover_bound, exact_chambers, exact_memory
+from .pricing import Pricer, iter_chunks
 
 __all__ = [
     "project_cone",
@@ -53,6 +61,7 @@ __all__ = [
     "complete_chambers",
     "Certificate",
     "certify",
+    "certify_with_bound",
     "DEFAULT_MAX_CHAMBERS",
 ]
 
@@ -111,96 +120,132 @@ def _polar_nnls(g: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Facets of the chamber cones
+# The exact pass over chambers (hiddenconvex.pricing)
 
 
-def _block_gradients(X, lam, patterns):
-    """Validated inputs, the block vectors g_b = γ_b X^T D_b λ (2p, d), and which blocks already
-    lie in their cone (then Π(g_b) = g_b). Computed in chunks of patterns (bounded memory).
+def _is_stream(patterns) -> bool:
+    """A chunk source that is not a pattern matrix (e.g. ``iter_chambers(X, chunk)``)."""
+    return not (hasattr(patterns, "D") or isinstance(patterns, np.ndarray)
+                or _is_nested_matrix(patterns))
 
-    X and λ are used as ``X·2^-e``, ``λ·2^-f`` (:func:`hiddenconvex.patterns.pow2_scaled`;
-    e = f = 0 in the band [2^-4, 2^4]) so that no product under- or overflows: the cones are
-    unchanged, the returned X and g_b are the scaled ones, and projections times 2^(e+f) (exact)
-    are those in the user's units. Returns ``(X·2^-e, D, G2, inside, e + f)``."""
-    X, ex = pow2_scaled(check_matrix(X))
-    lam, el = pow2_scaled(check_vector(lam, X.shape[0], "lam"))
+
+def _is_nested_matrix(patterns) -> bool:
+    """A pattern matrix written as nested lists of 0/1 (not a list of chunks)."""
+    if not isinstance(patterns, (list, tuple)) or not patterns:
+        return False
+    try:
+        arr = np.asarray(patterns)
+    except ValueError:  # ragged: a list of (D, witnesses) chunks
+        return False
+    return arr.ndim == 2 and arr.dtype != object
+
+
+def _source(X, patterns):
+    """The pattern source for :func:`hiddenconvex.pricing.iter_chunks`: a validated bool matrix
+    (Patterns keep their witnesses) or the iterable of chunks as given."""
+    if _is_stream(patterns):
+        return patterns
     D = _pattern_matrix(patterns, X.shape[0])
-    n, p = D.shape
-    G = np.empty((p, X.shape[1]))
-    inside = np.empty(2 * p, dtype=bool)
-    Xl = X * lam[:, None]
-    step = max(1, _CHUNK // max(n, 1))
-    for a in range(0, p, step):
-        e = min(a + step, p)
-        Dc = D[:, a:e]
-        Gc = Dc.T.astype(np.float64) @ Xl  # (c, d): X^T D_k λ
-        SXG = np.where(Dc, 1.0, -1.0) * (X @ Gc.T)  # (n, c): rows of A_k g_k for γ = +1
-        G[a:e] = Gc
-        inside[a:e] = np.all(SXG >= 0, axis=0)
-        inside[p + a:p + e] = np.all(SXG <= 0, axis=0)  # γ = −1: g = −X^T D_k λ
-    return X, D, np.concatenate([G, -G], axis=0), inside, ex + el
+    if hasattr(patterns, "D") and D is patterns.D:
+        return patterns
+    return D
 
 
-def _project_block(X, D, F, b, g) -> np.ndarray:
-    k = b % D.shape[1]
-    rows = F[:, k]
-    A = np.where(D[rows, k], 1.0, -1.0)[:, None] * X[rows]
-    return _polar_nnls(g, A)
+def _check_chunk(D, n):
+    D = np.asarray(D)
+    return D if D.dtype == bool and D.ndim == 2 and D.shape[0] == n else _pattern_matrix(D, n)
 
 
-def cone_projections(X, lam, patterns, *, facets=None) -> np.ndarray:
+def _all_blocks(X, lam, patterns):
+    """Exact pricing of every block (no screening): per chunk (ChunkPrice, c)."""
+    X = check_matrix(X)
+    lam = check_vector(lam, X.shape[0], "lam")
+    pricer = Pricer(X)
+    return pricer, [pricer.price(lam, _check_chunk(D, X.shape[0]), 0.0, W, screen=False)
+                    for D, W in iter_chunks(_source(X, patterns))]
+
+
+def cone_projections(X, lam, patterns) -> np.ndarray:
     r"""All block projections :math:`\Pi_{C_b}(\gamma_b X^T D_b \lambda)`.
+
+    Exact Lawson-Hanson projections on all distinct rows of each chamber
+    (:class:`hiddenconvex.pricing.Pricer`, screening off), each inside a verified interval of
+    its norm.
 
     Parameters
     ----------
     X : array, shape (n, d)
     lam : array, shape (n,)
         Dual point.
-    patterns : Patterns or bool array, shape (n, p)
-    facets : bool array, shape (n, p), optional
-        Rows defining each cone (:func:`chamber_facets`). Default: the facets when ``patterns``
-        is a complete chamber list, else every nonzero row (both exact; facets are faster).
+    patterns : Patterns, bool array (n, p), or iterable of ``(D, witnesses)`` chunks
 
     Returns
     -------
     array, shape (2p, d)
         Row ``b`` is the projection for block ``b`` (blocks ``p..2p-1`` have γ = −1).
     """
-    X, D, G2, inside, e = _block_gradients(X, lam, patterns)
-    F = _resolve_facets(X, D, patterns, facets)
-    out = G2.copy()
-    for b in np.flatnonzero(~inside):
-        out[b] = _project_block(X, D, F, b, G2[b])
-    return np.ldexp(out, e) if e else out
+    pricer, res = _all_blocks(X, lam, patterns)
+    parts = [[], []]
+    for rc in res:
+        c = rc.status.shape[1]
+        P = np.zeros((2, c, pricer.d))
+        s, k = rc.violators[:, 0], rc.violators[:, 1]
+        P[s, k] = rc.violator_values[:, None] * rc.directions
+        parts[0].append(P[0])
+        parts[1].append(P[1])
+    if not res:
+        return np.zeros((0, pricer.d))
+    return np.concatenate(parts[0] + parts[1], axis=0)
 
 
-def block_correlations(X, lam, patterns, *, facets=None) -> np.ndarray:
-    r"""Norms :math:`\|\Pi_{C_b}(\gamma_b X^T D_b\lambda)\|_2` of every block, shape (2p,)."""
-    return np.linalg.norm(cone_projections(X, lam, patterns, facets=facets), axis=1)
+def block_correlations(X, lam, patterns) -> np.ndarray:
+    r"""Norms :math:`\|\Pi_{C_b}(\gamma_b X^T D_b\lambda)\|_2` of every block, shape (2p,).
+
+    Exact values (:class:`hiddenconvex.pricing.Pricer`, no screening): each lies in its verified
+    interval."""
+    _, res = _all_blocks(X, lam, patterns)
+    if not res:
+        return np.zeros(0)
+    return np.concatenate([rc.value[0] for rc in res] + [rc.value[1] for rc in res])
 
 
-def max_correlation(X, lam, patterns, *, facets=None) -> float:
+def _max_correlations(X, lams, patterns) -> tuple[list[float], int]:
+    """M(λ) for each dual point of ``lams`` over the pattern source, in ONE pass over it (a
+    streamed chamber list is consumed once); also the number of chambers.
+
+    Per chunk and λ: :meth:`Pricer.price` with ``top_k = 1``, threshold 0 and the best value so
+    far as the floor: a block is only projected until it provably cannot beat the maximum, the
+    maximizer's value is exact (a finished projection)."""
+    X = check_matrix(X)
+    lams = [check_vector(lam, X.shape[0], "lam") for lam in lams]
+    pricer = Pricer(X)
+    best = [0.0] * len(lams)
+    count = 0
+    for D, W in iter_chunks(_source(X, patterns)):
+        D = _check_chunk(D, X.shape[0])
+        count += D.shape[1]
+        for i, lam in enumerate(lams):
+            res = pricer.price(lam, D, 0.0, W, top_k=1, floor=best[i])
+            if res.violator_values.size:
+                best[i] = max(best[i], float(res.violator_values[0]))
+    return best, count
+
+
+def max_correlation(X, lam, patterns) -> float:
     r""":math:`M(\lambda)` over the given patterns (the true M when ``patterns`` are all chambers).
 
-    The blocks whose vector :math:`g_b` already lies in its cone are found at once (one matrix
-    product); the others are projected (NNLS on the cone's facet rows) in decreasing order of
-    :math:`\|g_b\|` and the sweep stops as soon as :math:`\|g_b\|` (an upper bound on
-    :math:`\|\Pi(g_b)\|`) cannot beat the current maximum.
+    One pass of :class:`hiddenconvex.pricing.Pricer` in top-1 mode: screening by
+    :math:`\|g_b\|`, the inside test, and projections that stop as soon as a polar certificate
+    shows the block cannot exceed the best value so far; the maximizer is projected exactly.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    lam : array, shape (n,)
+    patterns : Patterns, bool array (n, p), or iterable of ``(D, witnesses)`` chunks
+        E.g. ``hiddenconvex.patterns.iter_chambers(X, chunk)`` (consumed once).
     """
-    X, D, G2, inside, e = _block_gradients(X, lam, patterns)
-    if G2.shape[0] == 0:
-        return 0.0
-    norms = np.linalg.norm(G2, axis=1)
-    best = float(norms[inside].max(initial=0.0))
-    todo = np.flatnonzero(~inside & (norms > best))
-    if todo.size == 0:
-        return _ldexp(best, e)
-    F = _resolve_facets(X, D, patterns, facets)
-    for b in todo[np.argsort(-norms[todo], kind="stable")]:
-        if norms[b] <= best:
-            break
-        best = max(best, float(np.linalg.norm(_project_block(X, D, F, b, G2[b]))))
-    return _ldexp(best, e)
+    return _max_correlations(X, [lam], patterns)[0][0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,7 +256,8 @@ def complete_chambers(X, patterns=None, chambers=None, *,
                       max_chambers: int | None = DEFAULT_MAX_CHAMBERS):
     """A complete chamber list for X, or ``(None, reason)`` when enumerating it is unaffordable.
 
-    Returns ``chambers`` if given (must be complete), else ``patterns`` if complete, else
+    Returns ``chambers`` if given (must be complete; an iterable of ``(D, witnesses)`` chunks is
+    taken as the complete stream it claims to be), else ``patterns`` if complete, else
     :func:`hiddenconvex.patterns.exact_chambers` of X when Cover's bound
     (:func:`hiddenconvex.patterns.cover_bound`) is at most
     ``max_chambers`` (``None``: no limit) and the enumeration fits in memory
@@ -222,6 +268,8 @@ def complete_chambers(X, patterns=None, chambers=None, *,
     (Patterns or None, str)
     """
     if chambers is not None:
+        if _is_stream(chambers):  # a chunk source (iter_chambers): complete by its contract
+            return chambers, ""
         if not getattr(chambers, "complete", False):
             raise InputError("the `chambers` passed to certify must be a complete chamber list")
         return chambers, ""
@@ -406,8 +454,7 @@ def _best_scale(loss, lam, y, M, beta) -> tuple[float, float]:
 
 def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_dual=None,
             tol: float = 1e-6, gap_tol: float | None = None, chambers=None,
-            max_chambers: int | None = DEFAULT_MAX_CHAMBERS, facets=None,
-            pattern_facets=None) -> Certificate:
+            max_chambers: int | None = DEFAULT_MAX_CHAMBERS) -> Certificate:
     r"""Certify a candidate with prediction ``yhat`` and objective ``primal`` (SPEC §2.4).
 
     Parameters
@@ -440,14 +487,14 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
         Relative gap tolerance, ``gap <= gap_tol * ℓ(0)`` (ℓ(0) = loss of the zero network, the
         scale of the problem: 0 ≤ P_c ≤ ℓ(0); default ``10 * tol``: with
         :math:`M = \beta(1+tol)` the bound may lose about ``tol`` times the regularization).
-    chambers : Patterns, optional
-        A complete chamber list to use (e.g. enumerated once for a regularization path).
+    chambers : Patterns or iterable of chunks, optional
+        A complete chamber list to use (e.g. enumerated once for a regularization path), or a
+        source of ``(D (n, c) bool, witnesses (c, d))`` chunks that lists every chamber (e.g.
+        ``hiddenconvex.patterns.iter_chambers(X, chunk)``; the caller vouches that it is
+        complete; a generator is consumed once, pricing every candidate dual point in that pass).
     max_chambers : int or None
         Enumerate the chambers of an incomplete ``patterns`` only when Cover's bound is at most
         this (``None``: always).
-    facets, pattern_facets : bool arrays, optional
-        Facet rows (:func:`chamber_facets`) of the complete chamber list and of ``patterns``;
-        computed when needed (they only speed up the projections).
 
     Returns
     -------
@@ -473,31 +520,36 @@ def certify(problem: Problem, yhat, primal, patterns=None, *, lam=None, solver_d
     full, why = complete_chambers(X, patterns, chambers, max_chambers=max_chambers)
     if full is None:
         M_patterns = (None if patterns is None
-                      else max_correlation(X, lam, patterns, facets=pattern_facets))
+                      else max_correlation(X, lam, patterns))
         for src, cand in candidates:  # a bound on M(λ) over all chambers needs no enumeration
             bound = correlation_bound(X, cand)
             if bound <= beta:
                 mp = M_patterns if cand is lam else (
                     None if patterns is None
-                    else max_correlation(X, cand, patterns, facets=pattern_facets))
+                    else max_correlation(X, cand, patterns))
                 return _assemble(ctx, cand, bound, mp, None, src, "norm bound")
         return Certificate(M=None, M_patterns=M_patterns, beta=beta, certified=False,
                            complete=False, primal=primal, lower_bound=None, gap=None,
                            dual_value=float(loss.dual_value(lam, y)), t=None, num_chambers=None,
                            tol=tol, gap_tol=gap_tol, reasons=(why,), dual_source=source,
                            scale=ctx.scale, m_source="none")
-    if facets is None and _is_chamber_list(full):
-        facets = _cached_facets(X, full)
+    one_shot = _is_stream(full) and iter(full) is full  # a generator: price every λ at once
+    if one_shot:
+        Ms, count = _max_correlations(X, [cand for _, cand in candidates], full)
     best = None
-    for src, cand in candidates:
-        M = max_correlation(X, cand, full, facets=facets)
+    for i, (src, cand) in enumerate(candidates):
+        if one_shot:
+            M = Ms[i]
+        else:
+            Mc, count = _max_correlations(X, [cand], full)
+            M = Mc[0]
         if patterns is None:
             mp = None
         elif patterns is full:
             mp = M
         else:
-            mp = max_correlation(X, cand, patterns, facets=pattern_facets)
-        cert = _assemble(ctx, cand, M, mp, int(full.p), src, "chambers")
+            mp = max_correlation(X, cand, patterns)
+        cert = _assemble(ctx, cand, M, mp, int(count), src, "chambers")
         if cert.certified:
             return cert
         if best is None or cert.lower_bound > best.lower_bound:
@@ -521,7 +573,8 @@ def _assemble(ctx: _Context, lam, M: float, M_patterns, num_chambers, source: st
     t, lb = _best_scale(loss, lam, y, M, beta)
     gap = ctx.primal - lb
     reasons = []
-    over = "all chambers" if m_source == "chambers" else "the norm bound"
+    over = {"chambers": "all chambers", "search": "the search bound"}.get(m_source,
+                                                                           "the norm bound")
     if M > beta * (1.0 + ctx.tol):
         reasons.append(
             f"dual infeasible over {over}: M(lambda) = {M:.10g} > beta = {beta:.10g}"
@@ -535,3 +588,28 @@ def _assemble(ctx: _Context, lam, M: float, M_patterns, num_chambers, source: st
                        num_chambers=num_chambers, tol=ctx.tol, gap_tol=ctx.gap_tol,
                        reasons=tuple(reasons), dual_source=source, scale=ctx.scale,
                        m_source=m_source)
+
+
+def certify_with_bound(problem: Problem, yhat, primal, lam, M: float, *, m_source: str,
+                       tol: float = 1e-6, gap_tol: float | None = None,
+                       num_chambers: int | None = None, M_patterns: float | None = None,
+                       dual_source: str = "given") -> Certificate:
+    r"""The certificate of dual point ``lam`` given ``M``, a verified upper bound on
+    :math:`M(\lambda)` over ALL chambers obtained elsewhere: a pricing pass over every chamber
+    (``m_source="chambers"``, :mod:`hiddenconvex.working_set`) or the anytime search of
+    :mod:`hiddenconvex.bounds` (``m_source="search"``). The lower bound is that of
+    :func:`certify` (λ scaled by β/max(β, M)); certified iff M ≤ β(1 + tol) and the gap closes."""
+    if not isinstance(problem, Problem):
+        raise InputError(f"expected a Problem, got {type(problem).__name__}")
+    if m_source not in ("chambers", "search", "norm bound"):
+        raise InputError(f"m_source must be 'chambers', 'search' or 'norm bound', got "
+                         f"{m_source!r}")
+    if not (math.isfinite(M) and M >= 0):
+        raise InputError(f"M must be finite and >= 0, got {M!r}")
+    yhat = check_vector(yhat, problem.n, "yhat")
+    lam = check_vector(lam, problem.n, "lam")
+    primal = float(getattr(primal, "total", primal))
+    gap_tol = 10.0 * tol if gap_tol is None else float(gap_tol)
+    ctx = _Context(problem, primal, float(problem.loss.value(np.zeros(problem.n), problem.y)),
+                   tol, gap_tol)
+    return _assemble(ctx, lam, float(M), M_patterns, num_chambers, dual_source, m_source)

@@ -3,27 +3,46 @@ r"""Facet rows of the chamber cones (SPEC §2.1): which rows of X define each co
 
 The convex program writes every cone by its facet rows only (exact; it keeps interior-point solvers
 from stalling at the apex w = 0, where every defining row is active, and shrinks the program about
-n/(2 rank X)-fold), and the certificate's projections use them too. Two exact ways:
+n/(2 rank X)-fold). Two exact ways:
 
 * with the complete chamber list: a hyperplane is a facet of chamber s iff flipping the signs of
   the rows on it gives another chamber (a hash look-up, :func:`_flip_facets`);
-* from a witness strictly inside the chamber: the vertices of the convex hull of the polar
-  generators in the affine hyperplane u^T v = 1 (Qhull, :func:`_witness_facets`).
+* from a witness strictly inside the chamber: Clarkson's output-sensitive redundancy removal
+  (:func:`facet_rows`), with the Lawson-Hanson NNLS kernel of :mod:`hiddenconvex.pricing` as the
+  LP. For every row l (nearest hyperplanes to the witness first) it tests
+  :math:`a_l \in \mathrm{cone}(A_K)` for the kept set K by NNLS with early exit (stops as soon
+  as a polar certificate shows :math:`\|a_l - A_K^T\mu\| \le` ``tol``·‖a_l‖: row dropped);
+  otherwise the residual z gives :math:`v = -z` with :math:`A_K v \ge 0 > a_l^T v` (Moreau),
+  and the segment from the witness w to v leaves C through the hyperplane hit first,
+  :math:`j^* = \arg\min_{a_j^T v < 0} a_j^T w / (a_j^T w - a_j^T v)`, a facet when the
+  minimum is unique (the exit point is in the relative interior of that facet); j* joins K and
+  l is tested again. On a tie between different hyperplanes, l itself is kept (a kept redundant
+  row is harmless). About 34x faster than a Qhull hull of the polar generators at n = 200,
+  d = 10 (``scripts/bench_pricing.py``).
 
-Patterns that are not chambers keep every nonzero row (always exact).
+Exactness of :func:`facet_rows`: a dropped row carries a certificate
+:math:`a_l = A_K^T\mu + e`, μ >= 0, ‖e‖ <= ``tol``·‖a_l‖ (verified with compensated sums), so on
+the described cone :math:`a_l^T u \ge -\mathrm{tol}\,\|a_l\|\,\|u\|`: the cone is C up to
+that verified relative violation (1e-12, far below any solver tolerance). A facet is never
+dropped (a row is only dropped with such a certificate, and a facet has none). Rows equal or
+opposite bit for bit are one hyperplane (the first row represents it); other parallel rows are
+found redundant by the test itself. Zero rows are never kept. Rank-deficient X is handled in
+rank(X) coordinates. Patterns that are not chambers keep every nonzero row (always exact).
 """
 
 from __future__ import annotations
 
-import weakref
+import time
 
 import numpy as np
+from numba import njit, prange
 
 from ._arrangement import _reduce
 from ._linalg import _svd_rank, pow2_scaled
+from ._pricing_kernels import _U, _gamma, _lh_project, _upper_dot2
 from .errors import InputError, check_matrix
 
-__all__ = ["chamber_facets"]
+__all__ = ["chamber_facets", "facet_rows"]
 
 def _pattern_matrix(patterns, n: int) -> np.ndarray:
     D = getattr(patterns, "D", patterns)
@@ -35,12 +54,6 @@ def _pattern_matrix(patterns, n: int) -> np.ndarray:
             raise InputError("patterns must be 0/1 (boolean) columns")
         D = D.astype(bool)
     return D
-
-
-def _is_chamber_list(patterns) -> bool:
-    """A Patterns object that provably lists every chamber (so facets can be read off it)."""
-    return (getattr(patterns, "complete", False)
-            and getattr(patterns, "pattern_set", None) == "chamber")
 
 
 _HASH_SEED = 0x5EED_F00D
@@ -119,10 +132,10 @@ def chamber_facets(X, patterns, chambers=None) -> np.ndarray:
       recognized from the chamber list itself (equal or complementary sign rows) and represented
       by one row;
     * from a witness :math:`u` strictly inside the chamber (``chambers=None``; the witnesses of
-      :class:`~hiddenconvex.patterns.Patterns`): the facets of :math:`C` are the extreme rays of
-      its polar generators :math:`a_j = s_j x_j`, i.e. the vertices of the convex hull of
-      :math:`a_j / a_j^T u` in the affine hyperplane :math:`u^T v = 1` (all :math:`a_j^T u > 0`);
-      computed by Qhull in rank(X) − 1 dimensions (exact up to Qhull's rounding tolerance).
+      :class:`~hiddenconvex.patterns.Patterns`): Clarkson's redundancy removal with NNLS tests
+      (:func:`facet_rows`, module docstring): every facet is kept, a dropped row is implied up
+      to a verified relative violation of 1e-12, and a row is kept whenever that cannot be
+      certified (at most about 1 % extra rows, measured).
 
     Zero rows are never needed. Patterns that are not chambers (absent from ``chambers``, or
     without a strictly interior witness) keep every nonzero row, which is always exact.
@@ -153,7 +166,7 @@ def chamber_facets(X, patterns, chambers=None) -> np.ndarray:
         witnesses = getattr(patterns, "witnesses", None)
         if witnesses is None:
             raise InputError("chamber_facets needs `chambers` or Patterns with witnesses")
-        return _witness_facets(X, D, np.asarray(witnesses, dtype=np.float64))
+        return facet_rows(X, D, np.asarray(witnesses, dtype=np.float64))
     return _flip_facets(X, D, _pattern_matrix(chambers, n))
 
 
@@ -211,72 +224,226 @@ def _flip_facets(X: np.ndarray, D: np.ndarray, Dfull: np.ndarray) -> np.ndarray:
     return F
 
 
-def _witness_facets(X: np.ndarray, D: np.ndarray, witnesses: np.ndarray) -> np.ndarray:
-    from scipy.spatial import ConvexHull, QhullError
+def facet_rows(X, D, witnesses, *, tol: float = 1e-12, parallel: bool = False,
+               return_info: bool = False):
+    r"""Facet rows of each chamber cone from strictly interior witnesses (Clarkson, module
+    docstring); the witness route of :func:`chamber_facets`.
 
-    n, p = D.shape
-    if witnesses.shape != (p, X.shape[1]):
-        raise InputError(f"witnesses must have shape {(p, X.shape[1])}, got {witnesses.shape}")
-    nz = np.flatnonzero(np.any(X != 0, axis=1))
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    D : bool array, shape (n, p)
+        Chamber patterns.
+    witnesses : array, shape (p, d)
+        Points strictly inside each chamber (``Patterns.witnesses``). A pattern whose witness is
+        not strictly inside (some row with :math:`s_j x_j^T w \le 0`) keeps every nonzero row.
+    tol : float
+        A row is dropped when an NNLS certificate shows it is within ``tol``·‖x_l‖ of the cone
+        of the kept rows (so it is implied up to that relative violation).
+    parallel : bool
+        numba threads over the chambers (identical results).
+    return_info : bool
+        Also return a dict: ``kept`` (p,) rows per pattern, ``ties`` (rows kept because the ray
+        hit two hyperplanes at once), ``failures`` (rows kept because a test did not finish),
+        ``seconds``.
+
+    Returns
+    -------
+    bool array, shape (n, p)  (and the info dict)
+    """
+    t0 = time.perf_counter()
+    X = pow2_scaled(check_matrix(X))[0]  # facets are invariant under positive scaling
+    n, d = X.shape
+    D = _pattern_matrix(D, n)
+    p = D.shape[1]
+    W = np.asarray(witnesses, dtype=np.float64)
+    if W.shape != (p, d):
+        raise InputError(f"witnesses must have shape {(p, d)}, got {W.shape}")
+    nz = np.any(X != 0, axis=1)
+    rows = np.flatnonzero(nz)
     F = np.zeros((n, p), dtype=bool)
-    F[nz] = True
-    if nz.size == 0:
-        return F
+    F[nz] = True  # patterns that are not chambers (witness not strictly inside) keep every row
+    info = {"kept": np.zeros(p, int), "ties": 0, "failures": 0}
+    if rows.size == 0 or p == 0:
+        info["seconds"] = time.perf_counter() - t0
+        return (F, info) if return_info else F
     _, s, Vt = np.linalg.svd(X[nz], full_matrices=False)
-    r = _svd_rank(X[nz], s)  # the package's one rank rule (patterns._svd_rank)
-    Xr = X[nz] @ Vt[:r].T  # rank-r coordinates (same inner products with row(X))
-    Ur = witnesses @ Vt[:r].T
-    S = np.where(D[nz], 1.0, -1.0)  # (m, p)
-    T = S * (Xr @ Ur.T)  # a_j^T u for every row and pattern
-    inside = np.all(T > 0, axis=0)
-    for k in np.flatnonzero(inside):
-        Pk = (S[:, k, None] * Xr) / T[:, k, None]  # on the hyperplane u^T v = 1
-        if r == 1:
-            keep = np.array([0])
-        else:
-            u = Ur[k] / np.linalg.norm(Ur[k])
-            Q, _ = np.linalg.qr(np.column_stack([u, np.eye(r)]))  # Q[:, 0] = ±u
-            coords = Pk @ Q[:, 1:r]
-            if r == 2:
-                c = coords[:, 0]
-                keep = np.array([np.argmin(c), np.argmax(c)])
+    r = _svd_rank(X[nz], s)  # the package's one rank rule
+    V = Vt[:r].T
+    Xr = X @ V if r < d else X
+    Wr = np.ascontiguousarray(W @ V if r < d else W)
+    first = np.argmax(X[rows] != 0, axis=1)
+    canon = X[rows] * np.sign(X[rows, first])[:, None]
+    _, idx = np.unique(canon, axis=0, return_index=True)
+    rep = rows[np.sort(idx)]  # one row per hyperplane given bit for bit
+    A = Xr[rep]
+    A = np.ascontiguousarray(A / np.linalg.norm(A, axis=1, keepdims=True))
+    L = rep.size
+    keep = np.zeros((L, p), dtype=bool)
+    nkeep = np.zeros(p, dtype=np.int64)
+    ntie = np.zeros(p, dtype=np.int64)
+    nfail = np.zeros(p, dtype=np.int64)
+    # rounding terms of the NNLS residual (as in hiddenconvex.pricing.Pricer), at least those of
+    # rank 14 (the unit rows carry a few ulps of normalization error)
+    g = max(_gamma(r + 2), _gamma(16))
+    c_up = np.array([g, g, 0.0])
+    c_dot2 = _U + g * g
+    kern = _facets_par if parallel else _facets_seq
+    kern(A, np.asfortranarray(D[rep]), Wr, float(tol), 4 * (L + r) + 20, 1e-9, c_up, c_dot2,
+         keep, nkeep, ntie, nfail)
+    # a pattern is described by its kept rows only when its witness is strictly inside
+    inside = np.all(np.where(D[rep], 1.0, -1.0) * (A @ Wr.T) > 0, axis=0)
+    cols = np.flatnonzero(inside)
+    F[:, cols] = False
+    F[np.ix_(rep, cols)] = keep[:, cols]
+    info.update(kept=F.sum(axis=0), ties=int(ntie.sum()), failures=int(nfail.sum()),
+                seconds=time.perf_counter() - t0)
+    return (F, info) if return_info else F
+
+
+def _facets_kernel_py(A, Dr, W, tol, maxit, tie_rel, c_up, c_dot2, keep, nkeep, ntie,
+                      nfail):
+    """A (L, r) unit rows of the distinct hyperplanes; Dr (L, c) their chamber signs (bool);
+    W (c, r) witnesses. Output keep (L, c) bool; nkeep, ntie, nfail (c,) int."""
+    L, r = A.shape
+    c = Dr.shape[1]
+    for k in prange(c):
+        sg = np.empty(L)
+        marg = np.empty(L)
+        for l in range(L):
+            sg[l] = 1.0 if Dr[l, k] else -1.0
+            s = 0.0
+            for j in range(r):
+                s += A[l, j] * W[k, j]
+            marg[l] = sg[l] * s
+        order = np.argsort(marg)  # nearest hyperplanes first
+        AtK = np.zeros((r, L))  # kept rows (signed, unit), columns 0..m-1
+        idxK = np.empty(L, dtype=np.int64)
+        rnK = np.ones(L)
+        oneK = np.ones(L)
+        inK = np.zeros(L, dtype=np.bool_)
+        m = 0
+        gp = np.empty(r)
+        w0 = np.empty(L)
+        w = np.empty(L)
+        P = np.empty(r, dtype=np.int64)
+        inP = np.zeros(L, dtype=np.bool_)
+        Q = np.zeros((r, r))
+        R = np.zeros((r, r))
+        muP = np.empty(r)
+        z = np.empty(r)
+        cc = np.empty(r)
+        u = np.empty(r)
+        a = np.empty(r)
+        cup = np.empty(3)
+        cup[0] = c_up[0]
+        cup[1] = c_up[1]
+        cup[2] = 0.0
+        ties = 0
+        fails = 0
+        lh_tol = 16.0 * (r + 1) * 2.220446049250313e-16
+        for oi in range(L):
+            l = order[oi]
+            if inK[l]:
+                continue
+            keep_l = False
+            if marg[l] <= 0.0:  # witness not strictly inside: keep the row (exact)
+                keep_l = True
             else:
-                try:
-                    keep = ConvexHull(coords).vertices
-                except (QhullError, ValueError):
-                    continue  # degenerate for Qhull: keep every row of this pattern
-        F[nz, k] = False
-        F[nz[keep], k] = True
-    return F
+                keep_l = True  # unless proven redundant below
+                for _attempt in range(L + 2):
+                    # NNLS: min ‖A_K^T μ + gp‖ with gp = -a_l (the residual u is -z)
+                    for j in range(r):
+                        gp[j] = -sg[l] * A[l, j]
+                    if m == 0:
+                        st = 3
+                        for j in range(r):
+                            u[j] = gp[j]
+                    else:
+                        for i in range(m):
+                            s = 0.0
+                            for j in range(r):
+                                s += AtK[j, i] * gp[j]
+                            w0[i] = s
+                        st, kk, _, _, smu = _lh_project(gp, 1.0, AtK[:, :m], rnK[:m],
+                                                          oneK[:m], oneK[:m], w0[:m], P, inP,
+                                                          Q, R, muP, z, cc, u, a, w[:m], tol,
+                                                          cup, lh_tol, maxit)
+                    if st == 3 and m > 0 and kk > 0:
+                        # finished: tighten the verified residual bound by compensated sums
+                        nc = _upper_dot2(gp, AtK[:, :m], oneK[:m], P, muP, kk, z)
+                        if nc * (1.0 + c_up[0]) + c_dot2 * (1.0 + smu) <= tol:
+                            st = 2
+                    if st == 2:  # redundant: ‖a_l - A_K^T μ‖ <= tol (verified upper bound)
+                        keep_l = False
+                        break
+                    if st == 4:
+                        fails += 1
+                        break
+                    if m > 0 and kk > 0:
+                        # v as the re-orthogonalized face residual (accurate relative to its
+                        # own norm, so A_K v >= 0 holds to rounding of ‖v‖, not of ‖a_l‖)
+                        for j in range(r):
+                            u[j] = gp[j]
+                        for _ in range(2):
+                            for i in range(kk):
+                                s = 0.0
+                                for j in range(r):
+                                    s += Q[j, i] * u[j]
+                                for j in range(r):
+                                    u[j] -= s * Q[j, i]
+                    # ray from the witness towards v = u (A_K v >= 0 > a_l^T v): first hit
+                    best = np.inf
+                    jstar = -1
+                    for jj in range(L):
+                        s = 0.0
+                        for j in range(r):
+                            s += A[jj, j] * u[j]
+                        s *= sg[jj]
+                        w[jj] = np.inf
+                        if s < 0.0:
+                            t = marg[jj] / (marg[jj] - s)
+                            w[jj] = t
+                            if t < best:
+                                best = t
+                                jstar = jj
+                    if jstar < 0 or inK[jstar]:
+                        fails += 1
+                        break
+                    tied = False
+                    for jj in range(L):
+                        if jj != jstar and w[jj] <= best * (1.0 + tie_rel):
+                            cs = 0.0
+                            for j in range(r):
+                                cs += A[jj, j] * A[jstar, j]
+                            if abs(cs) < 1.0 - 1e-12:  # another hyperplane through the exit
+                                tied = True
+                                break
+                    if tied:
+                        ties += 1
+                        break
+                    inK[jstar] = True  # a facet
+                    idxK[m] = jstar
+                    for j in range(r):
+                        AtK[j, m] = sg[jstar] * A[jstar, j]
+                    m += 1
+                    if jstar == l:
+                        keep_l = False  # already added
+                        break
+            if keep_l and not inK[l]:
+                inK[l] = True
+                idxK[m] = l
+                for j in range(r):
+                    AtK[j, m] = sg[l] * A[l, j]
+                m += 1
+        for i in range(m):
+            keep[idxK[i], k] = True
+        nkeep[k] = m
+        ntie[k] = ties
+        nfail[k] = fails
 
 
-_FACET_CACHE: dict[int, tuple] = {}
 
 
-def _cached_facets(X: np.ndarray, chambers) -> np.ndarray:
-    """Facets of a complete chamber list, cached per list object (they depend on X only through
-    its zero rows), so that repeated certificates against one list pay for them once."""
-    key = id(chambers)
-    nzb = np.packbits(np.any(X != 0, axis=1)).tobytes()
-    hit = _FACET_CACHE.get(key)
-    if hit is not None and hit[0]() is chambers and hit[1] == nzb:
-        return hit[2]
-    F = _flip_facets(X, chambers.D, chambers.D)
-    F.setflags(write=False)
-    ref = weakref.ref(chambers, lambda _, k=key: _FACET_CACHE.pop(k, None))
-    _FACET_CACHE[key] = (ref, nzb, F)
-    return F
-
-
-def _resolve_facets(X, D, patterns, facets):
-    """Rows used for the projections: the given facets, the facets of a complete chamber list,
-    or every nonzero row."""
-    n = X.shape[0]
-    if facets is not None:
-        F = np.asarray(facets, dtype=bool)
-        if F.shape != D.shape:
-            raise InputError(f"facets must have shape {D.shape}, got {F.shape}")
-        return F
-    if _is_chamber_list(patterns):
-        return _cached_facets(X, patterns)
-    return np.broadcast_to(np.any(X != 0, axis=1)[:, None], (n, D.shape[1]))
+_facets_seq = njit(cache=True)(_facets_kernel_py)
+_facets_par = njit(cache=True, parallel=True)(_facets_kernel_py)

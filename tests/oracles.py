@@ -188,3 +188,68 @@ def projection_error(g, A, S) -> float:
         sv = sv[sv > sv[0] * max(A.shape) * EPS]
         kappa = sv[0] / sv[-1]
     return rounding(np.linalg.norm(g), 16 * (m + d)) * kappa
+
+
+def scipy_block_correlations(X, lam, D, F=None) -> np.ndarray:
+    """‖Π_{C_b}(γ_b X^T D_b λ)‖ of every block (2p,) by SciPy's NNLS on the polar cone, on the
+    rows ``F[:, k]`` (default: every nonzero row). Block order: γ = +1 for all patterns, then
+    γ = −1. SciPy stops at its own tolerance: the value is a polar point's residual (μ ≥ 0), so
+    it is an upper bound on the exact value (up to rounding), close to it but not exact (up to
+    ~5e-10·‖g‖ where Π(g) = 0, measured)."""
+    from scipy.optimize import nnls
+
+    X = np.asarray(X, dtype=float)
+    D = np.asarray(D, dtype=bool)
+    n, p = D.shape
+    nz = np.any(X != 0, axis=1)
+    out = np.zeros(2 * p)
+    for k in range(p):
+        rows = nz if F is None else (np.asarray(F)[:, k] & nz)
+        A = np.where(D[rows, k], 1.0, -1.0)[:, None] * X[rows]
+        g = X.T @ (D[:, k] * lam)
+        for s, gamma in enumerate((1.0, -1.0)):
+            if A.shape[0] == 0:
+                out[s * p + k] = np.linalg.norm(g)
+                continue
+            mu, _ = nnls(A.T, -gamma * g, maxiter=100 * max(50, A.shape[0]))
+            out[s * p + k] = np.linalg.norm(gamma * g + A.T @ mu)
+    return out
+
+
+def qhull_facets(X, D, witnesses) -> np.ndarray:
+    """Facet rows (n, p) of each chamber cone by Qhull: the facets of C = {u : a_j^T u ≥ 0}
+    (a_j = s_j x_j) are the extreme rays of its polar generators, i.e. the vertices of the convex
+    hull of a_j / a_j^T w in the affine hyperplane w^T v = 1 (w the strictly interior witness),
+    computed in rank(X) − 1 coordinates. Patterns whose witness is not strictly inside keep every
+    nonzero row. Exact up to Qhull's rounding tolerance."""
+    from scipy.spatial import ConvexHull
+
+    X = np.asarray(X, dtype=float)
+    D = np.asarray(D, dtype=bool)
+    W = np.asarray(witnesses, dtype=float)
+    n, p = D.shape
+    nz = np.flatnonzero(np.any(X != 0, axis=1))
+    F = np.zeros((n, p), dtype=bool)
+    F[nz] = True
+    if nz.size == 0:
+        return F
+    _, s, Vt = np.linalg.svd(X[nz], full_matrices=False)
+    r = int(np.sum(s > s[0] * max(X[nz].shape) * EPS))
+    Xr, Ur = X[nz] @ Vt[:r].T, W @ Vt[:r].T
+    S = np.where(D[nz], 1.0, -1.0)
+    T = S * (Xr @ Ur.T)
+    for k in np.flatnonzero(np.all(T > 0, axis=0)):
+        Pk = (S[:, k, None] * Xr) / T[:, k, None]
+        if r == 1:
+            keep = np.array([0])
+        else:
+            u = Ur[k] / np.linalg.norm(Ur[k])
+            Q, _ = np.linalg.qr(np.column_stack([u, np.eye(r)]))
+            coords = Pk @ Q[:, 1:r]
+            if r == 2:
+                keep = np.array([np.argmin(coords[:, 0]), np.argmax(coords[:, 0])])
+            else:
+                keep = ConvexHull(coords).vertices
+        F[nz, k] = False
+        F[nz[keep], k] = True
+    return F

@@ -34,6 +34,7 @@ from hiddenconvex.certificate import (
     cone_projections,
     correlation_bound,
     max_correlation,
+    project_cone,
 )
 from hiddenconvex.convex_program import ConvexProgram, regularization_path, solve_convex
 from hiddenconvex.errors import InputError
@@ -362,17 +363,25 @@ def test_cli_solve_with_truncated_complete_cache_entry(tmp_path):
 
 
 def test_cones_without_constraint_rows_never_reach_nnls():
-    """A cone described by no row is R^d (Π(g) = g); a (k, 0) block is the space {0}."""
+    """A cone described by no row is R^d (Π(g) = g), never an NNLS call on an empty matrix; zero
+    data rows constrain nothing: with X = 0 every block correlation is exactly 0."""
     rng = np.random.default_rng(16)
-    X = rng.standard_normal((6, 2))
-    lam = rng.standard_normal(6)
-    D = exact_chambers(X).D
-    none = np.zeros_like(D)
-    G = D.T.astype(float) @ (X * lam[:, None])  # X^T D_k λ, independent of the module
-    expected = np.vstack([G, -G])
-    np.testing.assert_array_equal(cone_projections(X, lam, D, facets=none), expected)
-    assert max_correlation(X, lam, D, facets=none) == pytest.approx(
-        np.linalg.norm(expected, axis=1).max(), rel=1e-15)
+    g = rng.standard_normal(3)
+    np.testing.assert_array_equal(project_cone(g, np.zeros((0, 3))), g)
+    X = np.zeros((5, 2))
+    lam = rng.standard_normal(5)
+    D = np.ones((5, 1), dtype=bool)  # the one chamber of the zero arrangement
+    np.testing.assert_array_equal(cone_projections(X, lam, D), np.zeros((2, 2)))
+    assert max_correlation(X, lam, D) == 0.0
+    # a single nonzero row: the γ = +1 block of the chamber {x^T u > 0} with λ > 0 is inside its
+    # cone (Π(g) = g up to the rounding of a projection in R^2), the γ = −1 block projects to 0
+    X1 = np.array([[1.0, 2.0], [0.0, 0.0]])
+    lam1 = np.array([0.5, 3.0])
+    D1 = np.array([[True], [True]])
+    P = cone_projections(X1, lam1, D1)
+    g1 = 0.5 * X1[0]
+    np.testing.assert_allclose(P[0], g1, rtol=0, atol=rounding(np.linalg.norm(g1)))
+    np.testing.assert_allclose(P[1], np.zeros(2), rtol=0, atol=rounding(np.linalg.norm(g1)))
 
 
 def test_truncated_complete_chamber_list_is_an_input_error():
