@@ -48,6 +48,7 @@ stability: $(STAMP)  ## inverse-stability experiment (paper B examples) -> resul
 bench: $(STAMP)  ## benchmark tables -> results/bench/ (about 6 min; QUICK=1 for a short run)
 	$(PY) scripts/bench_patterns.py
 	$(PY) scripts/bench_solvers.py $(if $(QUICK),--quick)
+	$(PY) scripts/bench_working_set.py $(if $(QUICK),--quick)
 
 clean:  ## remove caches (keeps .venv and results)
 	rm -rf .pytest_cache .ruff_cache .hypothesis .cache

@@ -40,7 +40,7 @@ from .tolerances import (
 )
 
 if TYPE_CHECKING:
-    from .optimal_set import Tolerances
+    from .tolerances import Tolerances
 
 
 def _loss_hessian(loss, z: np.ndarray, y: np.ndarray) -> np.ndarray | None:

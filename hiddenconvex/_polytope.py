@@ -39,7 +39,7 @@ from .tolerances import (
 )
 
 if TYPE_CHECKING:
-    from .optimal_set import Tolerances
+    from .tolerances import Tolerances
 
 # --------------------------------------------------------------------------------------------------
 # Candidates: the columns of 𝒫

@@ -24,6 +24,7 @@ composes the pipeline. This module does no I/O (the CLI passes patterns it read 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -32,21 +33,38 @@ import numpy as np
 from .blocks import BlockWeights
 from .certificate import DEFAULT_MAX_CHAMBERS, Certificate, beta_max, complete_chambers
 from .convex_solution import ACTIVE_BLOCK_TOL
-from .errors import InputError, SolverError, check_matrix
+from .errors import InputError, SolverError, check_matrix, check_positive
 from .losses import DEFAULT_LOSS
 from .network import ReLUNetwork
 from .objective import Problem
-from .patterns import Patterns, enumerate_patterns
+from .patterns import (
+    DEFAULT_MAX_EXACT,
+    Patterns,
+    cover_bound,
+    enumerate_patterns,
+    exact_chambers,
+)
 from .solvers import DEFAULT_SOLVER, get_solver, solver_options
+from .working_set import AUTO_STREAM_CHAMBERS, AUTO_WORKING_SET_PATTERNS, MAX_STREAM_CHAMBERS
 
 if TYPE_CHECKING:  # cvxpy is imported only when a program is solved
     from .convex_program import ConvexSolution
 
-__all__ = ["STRATEGIES", "Result", "solve", "add_bias"]
+__all__ = ["STRATEGIES", "BOUNDS", "Result", "solve", "add_bias"]
 
 #: How the convex program is solved: ``full`` = one program on the whole pattern list;
-#: ``auto`` = the default choice for the list at hand (today always ``full``).
-STRATEGIES = ("auto", "full")
+#: ``working-set`` = column generation with exact pricing of the whole list
+#: (:mod:`~hiddenconvex.working_set`); ``auto`` = working-set for a streamed chamber list or a
+#: list of more than :data:`~hiddenconvex.working_set.AUTO_WORKING_SET_PATTERNS` patterns, else
+#: full. Both solve the same program: same optimum, certificate and optimal set.
+STRATEGIES = ("auto", "full", "working-set")
+
+#: How the certificate bounds M(λ) over all chambers: ``enumerate`` (exact over the chambers),
+#: ``search`` (:func:`hiddenconvex.bounds.upper_bound`, anytime), ``auto`` (search only when the
+#: chambers cannot be enumerated).
+BOUNDS = ("auto", "enumerate", "search")
+#: Default time budget of the search bound (seconds).
+DEFAULT_BOUND_TIME_LIMIT = 60.0
 
 #: Default certificate tolerance: certified iff M(λ) ≤ β(1 + tol) and gap ≤ 10·tol·ℓ(0).
 DEFAULT_CERTIFY_TOL = 1e-6
@@ -75,7 +93,14 @@ class Result:
         The solver's answer: ``weights`` (the blocks W, shape (2p, d)), ``yhat``, ``dual`` (λ),
         status, timings, the certificate.
     strategy : str
-        The strategy used (``full``).
+        The strategy used (``full`` or ``working-set``).
+    search : BoundResult or None
+        The anytime search bound on M(λ) used by the certificate (``bound="search"``, or
+        ``"auto"`` without enumerable chambers; :class:`~hiddenconvex.bounds.BoundResult`).
+    working_set : WorkingSetInfo or None
+        The rounds of a working-set solve (:class:`~hiddenconvex.working_set.WorkingSetInfo`):
+        status, per-round objective, M(λ), lower bound, added/dropped patterns, pricing counts and
+        the time of each phase.
     bias : bool
         The last column of ``problem.X`` is the appended ones column.
     seconds : dict
@@ -86,7 +111,8 @@ class Result:
 
     def __init__(self, problem: Problem, patterns: Patterns, chambers: Patterns | None,
                  solution: ConvexSolution, *, strategy: str, bias: bool, seconds: dict,
-                 warnings: tuple[str, ...], solver: str, optimal_set_options: dict):
+                 warnings: tuple[str, ...], solver: str, optimal_set_options: dict,
+                 working_set=None, search=None):
         self.problem = problem
         self.patterns = patterns
         self.chambers = chambers
@@ -98,6 +124,8 @@ class Result:
         self._solver = solver
         self._optimal_set_options = dict(optimal_set_options)
         self._optimal_set_error: Exception | None = None
+        self.working_set = working_set
+        self.search = search
 
     def __repr__(self) -> str:
         cert = "certified" if self.certified else "not certified"
@@ -141,6 +169,16 @@ class Result:
         """``objective − lower_bound`` (≥ objective − P_c), None without a lower bound."""
         cert = self.certificate
         return None if cert is None else cert.gap
+
+    @property
+    def relative_gap(self) -> float | None:
+        """``gap / |objective|`` (None without a lower bound; 0 for a closed gap at objective 0).
+        The certificate's own criterion is relative to ℓ(0) (``certificate.relative_gap``)."""
+        gap = self.gap
+        if gap is None:
+            return None
+        obj = abs(self.objective)
+        return gap / obj if obj > 0 else (0.0 if gap <= 0 else float("inf"))
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -187,12 +225,26 @@ class Result:
         return self.network().predict(X)
 
     # ------------------------------------------------------------------ optimal set
+    def _streamed_count(self) -> int | None:
+        """Chambers priced by a working-set solve over every chamber (streamed), else None."""
+        ws = self.working_set
+        if ws is None or self.certificate is None or not self.certificate.complete:
+            return None
+        return ws.num_patterns
+
     @property
     def optimal_set_available(self) -> str:
         """Why the optimal set cannot be computed, or ``""`` when it can (it may still fail)."""
         if not self.problem.loss.strictly_convex:
             return (f"the {self.problem.loss.name} loss is not strictly convex: the optimal "
                     "prediction need not be unique (SPEC 4.6)")
+        if self.chambers is None and self._streamed_count() is not None:
+            count = self._streamed_count()
+            if count > DEFAULT_MAX_CHAMBERS:
+                return (f"the working-set solve streamed all {count} chambers without holding "
+                        "them; the optimal set needs them in memory and is computed only up to "
+                        f"{DEFAULT_MAX_CHAMBERS} chambers")
+            self.chambers = exact_chambers(self.problem.X)  # small: enumerate them once, here
         if self.chambers is None:
             why = next((w for w in self._warnings if "Cover bound" in w), "")
             return ("all chambers are needed for the optimal set and enumerating them is "
@@ -239,15 +291,27 @@ class Result:
         :meth:`~hiddenconvex.convex_program.ConvexSolution.to_record`, β_max, the strategy and
         the timings (scalars and lists of strings only)."""
         rec = self.solution.to_record()
+        cert = self.certificate
+        search = {} if self.search is None else self.search.to_record()
+        if "bound_method" in search:  # the search's algorithm; bound_method is enumerate/search
+            search["bound_algorithm"] = search.pop("bound_method")
         rec.update({
             "beta_max": self.beta_max,
             "beta_max_complete": self.beta_max_complete,
             "strategy": self.strategy,
             "bias": self.bias,
+            **({} if self.working_set is None else self.working_set.to_record()),
+            "relative_gap": self.relative_gap,
+            "gap_over_zero_loss": None if cert is None else cert.relative_gap,
+            **search,
+            "bound_method": _BOUND_METHOD.get(None if cert is None else cert.m_source),
             **self.seconds,
             "warnings": list(self.warnings),
         })
         return rec
+
+
+_BOUND_METHOD = {"chambers": "enumerate", "search": "search", "norm bound": "norm bound"}
 
 
 def _check_choice(name: str, value, choices) -> str:
@@ -261,7 +325,9 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
           max_iters: int | None = None, n_samples: int | None = None, seed: int = 0,
           certify: bool = True, certify_tol: float = DEFAULT_CERTIFY_TOL,
           max_chambers: int | None = DEFAULT_MAX_CHAMBERS, chambers: Patterns | None = None,
-          options: dict | None = None, optimal_set_options: dict | None = None) -> Result:
+          options: dict | None = None, optimal_set_options: dict | None = None,
+          working_set_options: dict | None = None, bound: str = "auto",
+          bound_time_limit: float = DEFAULT_BOUND_TIME_LIMIT) -> Result:
     r"""Solve the hidden convex program of a two-layer ReLU network and certify it.
 
     Minimizes :math:`\ell(\sum_i \gamma_i D_i X w_i) + \beta\sum_i\|w_i\|` s.t.
@@ -284,8 +350,12 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
         ``exact``: every chamber; ``sample``: ``n_samples`` seeded Gaussian gates; ``auto``: exact
         when Cover's bound is small (:func:`~hiddenconvex.patterns.enumerate_patterns`); or a
         pattern list.
-    strategy : {"auto", "full"}
-        ``full``: one program on the whole list (see :data:`STRATEGIES`).
+    strategy : {"auto", "full", "working-set"}
+        ``full``: one program on the whole list; ``working-set``: column generation over it
+        (:func:`~hiddenconvex.working_set.solve_working_set`); see :data:`STRATEGIES`. With
+        ``patterns="auto"`` and a strategy other than ``full``, every chamber is used (streamed,
+        never held in memory) when Cover's bound is at most
+        :data:`~hiddenconvex.working_set.AUTO_STREAM_CHAMBERS`.
     bias : bool
         Append a ones column (a regularized bias).
     solver : {"clarabel", "ecos", "scs"}
@@ -309,6 +379,18 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
     optimal_set_options : dict, optional
         Keyword arguments of :func:`~hiddenconvex.optimal_set.optimal_set` for
         :attr:`Result.optimal_set` (e.g. ``milp_time_limit``, ``max_vertex_candidates``).
+    working_set_options : dict, optional
+        Keyword arguments of :func:`~hiddenconvex.working_set.solve_working_set`
+        (``max_rounds``, ``time_limit``, ``max_add``, ``pool_size``, ``drop_after``,
+        ``callback``, ``seed_patterns``).
+    bound : {"auto", "enumerate", "search"}
+        How M(λ) over all chambers is bounded for the certificate (see :data:`BOUNDS`):
+        ``enumerate`` = over the enumerated chambers (or nothing when they are unaffordable);
+        ``search`` = the anytime upper bound of :func:`hiddenconvex.bounds.upper_bound` (no
+        enumeration; a valid lower bound and gap at any budget); ``auto`` = enumerate when the
+        chambers are affordable, search otherwise.
+    bound_time_limit : float
+        Seconds for the search bound.
 
     Returns
     -------
@@ -332,16 +414,32 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
             raise InputError("solve(X, y, beta): y and beta are required")
         problem = Problem.create(add_bias(X) if bias else X, y, beta, loss)
     _check_choice("strategy", strategy, STRATEGIES)
+    _check_choice("bound", bound, BOUNDS)
+    bound_time_limit = check_positive(bound_time_limit, "bound_time_limit")
     get_solver(solver)  # a bad solver name or option fails before any enumeration
     solver_options(solver, tol=tol, max_iters=max_iters)
     warnings: list[str] = []
+    streamed = False
     if isinstance(patterns, Patterns):
         if patterns.n != problem.n:
             raise InputError(f"patterns have n = {patterns.n} rows but X has {problem.n}")
         found = patterns
     else:
-        found = enumerate_patterns(problem.X, method=patterns, n_samples=n_samples, seed=seed)
+        streamed = _streams(problem.X, patterns, strategy)
+        found = None if streamed else enumerate_patterns(problem.X, method=patterns,
+                                                         n_samples=n_samples, seed=seed)
+    if strategy == "auto":
+        strategy = "working-set" if streamed or found.p > AUTO_WORKING_SET_PATTERNS else "full"
     t1 = time.perf_counter()
+    if strategy == "working-set":
+        return _solve_working_set(problem, found, chambers, t0, t1, bias=bias, solver=solver,
+                                  bound=bound, bound_time_limit=bound_time_limit,
+                                  tol=tol, max_iters=max_iters, options=options, seed=seed,
+                                  certify=certify, certify_tol=certify_tol,
+                                  max_chambers=max_chambers, warnings=warnings,
+                                  optimal_set_options=optimal_set_options or {},
+                                  working_set_options=working_set_options or {},
+                                  timed_patterns=not isinstance(patterns, Patterns))
     full = chambers
     if certify and full is None:
         full, why = complete_chambers(problem.X, found, max_chambers=max_chambers)
@@ -356,6 +454,101 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
     seconds = {"convex_seconds": t2 - t1}
     if not isinstance(patterns, Patterns):
         seconds = {"patterns_seconds": t1 - t0, **seconds}
+    sol, searched = _bound(problem, sol, bound, bound_time_limit, certify_tol, seed, seconds)
     return Result(problem, found, program.chambers if full is None else full, sol,
                   strategy="full", bias=bias, seconds=seconds, warnings=tuple(warnings),
-                  solver=solver, optimal_set_options=optimal_set_options or {})
+                  solver=solver, optimal_set_options=optimal_set_options or {},
+                  search=searched)
+
+
+def _streams(X, patterns: str, strategy: str) -> bool:
+    """Whether the pattern list is every chamber, streamed (never enumerated into memory):
+    ``patterns="exact"`` solved by working set (``auto``: when Cover's bound is above
+    :data:`~hiddenconvex.patterns.DEFAULT_MAX_EXACT`), or ``"auto"`` (not ``full``) when Cover's
+    bound is at most :data:`~hiddenconvex.working_set.AUTO_STREAM_CHAMBERS`. Never beyond
+    :data:`~hiddenconvex.working_set.MAX_STREAM_CHAMBERS` (hours per pricing pass): such a list
+    goes to the in-memory enumeration, which refuses it up front with its memory figure."""
+    if strategy == "full" or patterns not in ("auto", "exact"):
+        return False
+    bound = cover_bound(X)
+    if patterns == "exact":
+        return (strategy == "working-set" or bound > DEFAULT_MAX_EXACT) and \
+            bound <= MAX_STREAM_CHAMBERS
+    return DEFAULT_MAX_EXACT < bound <= AUTO_STREAM_CHAMBERS
+
+
+def _solve_working_set(problem: Problem, found: Patterns | None, chambers: Patterns | None,
+                       t0: float, t1: float, *, bias, solver, tol, max_iters, options, seed,
+                       certify, certify_tol, max_chambers, warnings, optimal_set_options,
+                       working_set_options, timed_patterns, bound, bound_time_limit) -> Result:
+    """:func:`solve` by column generation: over every chamber (streamed, ``found`` None, or
+    ``found`` complete) or over the list ``found``; the certificate of a list that is not every
+    chamber is :func:`~hiddenconvex.certificate.certify`'s, as for the full strategy."""
+    from .certificate import certify as certify_point
+    from .patterns import sample_patterns
+    from .working_set import DEFAULT_SEED_GATES, ChamberSource, solve_working_set
+
+    opts = dict(working_set_options)
+    if found is None:
+        source = ChamberSource.all_chambers(problem.X)
+        if "seed_patterns" not in opts:
+            opts["seed_patterns"] = sample_patterns(problem.X, DEFAULT_SEED_GATES, seed)
+    else:
+        source = ChamberSource.from_patterns(found)
+    sol, info = solve_working_set(problem, source, solver=solver, tol=tol, max_iters=max_iters,
+                                  options=options, certify_tol=certify_tol, **opts)
+    full = found if found is not None and source.complete else chambers
+    if not source.complete:
+        cert = None
+        if certify:
+            if full is None:
+                full, why = complete_chambers(problem.X, found, max_chambers=max_chambers)
+                if full is None:
+                    warnings.append(why)
+            alt = sol.solver_dual if sol.solver_dual is not sol.dual else None
+            cert = certify_point(problem, sol.yhat, sol.objective, found, lam=sol.dual,
+                                 solver_dual=alt, tol=certify_tol, chambers=full,
+                                 max_chambers=max_chambers)
+        sol = replace(sol, certificate=cert)
+    elif not certify:
+        sol = replace(sol, certificate=None)
+    t2 = time.perf_counter()
+    seconds = {"convex_seconds": t2 - t1, **{f"ws_{k}_seconds": v
+                                              for k, v in info.seconds.items()}}
+    if timed_patterns:
+        seconds = {"patterns_seconds": t1 - t0, **seconds}
+    searched = None
+    if certify:
+        sol, searched = _bound(problem, sol, bound, bound_time_limit, certify_tol, seed, seconds)
+    return Result(problem, found if found is not None else sol.patterns, full, sol,
+                  strategy="working-set", bias=bias, seconds=seconds, warnings=tuple(warnings),
+                  solver=solver, optimal_set_options=optimal_set_options,
+                  working_set=info, search=searched)
+
+
+def _bound(problem: Problem, sol, bound: str, time_limit: float, tol: float, seed: int,
+           seconds: dict):
+    """``(solution, BoundResult | None)``: the solution with the certificate of the search bound
+    (:func:`hiddenconvex.bounds.upper_bound`) when ``bound`` asks for it — ``search``, or
+    ``auto`` when M(λ) over all chambers is unavailable; else unchanged."""
+    cert = sol.certificate
+    if cert is None or bound == "enumerate":
+        return sol, None
+    if bound == "auto" and cert.m_source in ("chambers", "norm bound"):
+        return sol, None
+    from .bounds import upper_bound
+    from .certificate import certify_with_bound
+
+    t0 = time.perf_counter()
+    lam = sol.dual
+    res = upper_bound(problem.X, lam, time_limit=time_limit, seed=seed,
+                      target=problem.beta * (1.0 + tol))
+    seconds["bound_seconds"] = time.perf_counter() - t0
+    new = certify_with_bound(problem, sol.yhat, sol.objective, lam, res.upper, m_source="search",
+                             tol=tol, M_patterns=cert.M_patterns, dual_source=sol.dual_source)
+    if res.status != "exact" and new.M > problem.beta * (1.0 + tol):
+        new = replace(new, reasons=tuple(new.reasons) + (
+            f"the search bound stopped at its {res.status.replace('_', ' ')} "
+            f"({res.seconds:.3g} s, {res.nodes} nodes): M(lambda) <= {res.upper:.6g}, best "
+            f"direction found {res.best:.6g}; raise bound_time_limit (--bound-time-limit)",))
+    return replace(sol, certificate=new), res

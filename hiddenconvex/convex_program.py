@@ -113,8 +113,10 @@ class ConvexProgram:
         is at most ``max_chambers`` (:func:`hiddenconvex.certificate.complete_chambers`).
     max_chambers : int or None
         Limit for enumerating the chambers of an incomplete list (``None``: no limit).
-    facets : bool
-        Describe each chamber cone by its facet rows only
+    facets : bool or bool array (n, p)
+        The constraint rows of each cone: an array gives them (rows that are not facets are
+        allowed, only slower; a missing facet changes the program). ``True``: describe each
+        chamber cone by its facet rows only
         (:func:`~hiddenconvex.facets.chamber_facets`: from the complete chamber list when
         known, else from the patterns' witnesses). ``False`` keeps every nonzero row (same
         program, larger and harder for interior-point solvers).
@@ -141,7 +143,8 @@ class ConvexProgram:
 
     def __init__(self, problem: Problem, patterns: Patterns, *, reduce: bool = True,
                  chambers: Patterns | None = None,
-                 max_chambers: int | None = DEFAULT_MAX_CHAMBERS, facets: bool = True):
+                 max_chambers: int | None = DEFAULT_MAX_CHAMBERS,
+                 facets: bool | np.ndarray = True):
         t0 = time.perf_counter()
         if not isinstance(problem, Problem):
             raise InputError(f"expected a Problem, got {type(problem).__name__}")
@@ -186,7 +189,12 @@ class ConvexProgram:
         self.trivial = q == 0 or self.rank == 0
         self.facets_method = "all rows"
         self.facets = np.broadcast_to(nz[:, None], (n, p)).copy()
-        if facets and full is not None and full.pattern_set == "chamber":
+        if isinstance(facets, np.ndarray):  # given (e.g. computed once per working-set pattern)
+            if facets.shape != (n, p) or facets.dtype != bool:
+                raise InputError(f"facets must be a bool array of shape ({n}, {p}), got "
+                                 f"{facets.dtype} {facets.shape}")
+            self.facets, self.facets_method = facets & nz[:, None], "given"
+        elif facets and full is not None and full.pattern_set == "chamber":
             self.facets, self.facets_method = chamber_facets(X, patterns, full), "chambers"
         elif facets and patterns.pattern_set == "chamber":
             self.facets, self.facets_method = chamber_facets(X, patterns), "witnesses"
@@ -247,8 +255,7 @@ class ConvexProgram:
                     "bound on beta_max): the zero network is the global optimum; no solver was "
                     "run")
         if self._beta_max_patterns is None:
-            self._beta_max_patterns = max_correlation(self.problem.X, self._lam0, self.patterns,
-                                                      facets=self.facets)
+            self._beta_max_patterns = max_correlation(self.problem.X, self._lam0, self.patterns)
         bm = self._beta_max_patterns
         if beta < bm:
             return None
@@ -364,7 +371,7 @@ class ConvexProgram:
                 and self._chambers is None:
             # the bound proves λ = −∇ℓ(0) dual feasible: no chamber needs to be enumerated
             cert = _certify_point(problem, yhat, obj, self.patterns, lam=dual, tol=certify_tol,
-                                  max_chambers=0, pattern_facets=self.facets)
+                                  max_chambers=0)
         elif certify:
             cert = self._certify(problem, yhat, obj, dual, solver_dual, certify_tol)
         return ConvexSolution(
@@ -402,11 +409,9 @@ class ConvexProgram:
         alt = None if solver_dual is None or solver_dual is lam else solver_dual
         if full is None:  # the certificate says why (Cover's bound above max_chambers)
             return certify(problem, yhat, obj, self.patterns, lam=lam, solver_dual=alt, tol=tol,
-                           max_chambers=self.max_chambers, pattern_facets=self.facets)
-        # facets of another chamber list are computed (once, cached) by certify
-        facets = self.facets if full is self.patterns and self.facets_method == "chambers" else None
+                           max_chambers=self.max_chambers)
         return certify(problem, yhat, obj, self.patterns, lam=lam, solver_dual=alt, tol=tol,
-                       chambers=full, facets=facets, pattern_facets=self.facets)
+                       chambers=full)
 
 
 def _resolve_patterns(problem, patterns, method, n_samples, seed):

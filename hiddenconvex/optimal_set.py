@@ -59,49 +59,12 @@ from .minimality import to_minimal
 from .network import ReLUNetwork
 from .objective import Problem, objective
 from .solvers import DEFAULT_SOLVER
+from .tolerances import Tolerances
 
 __all__ = ["Tolerances", "Membership", "OptimalSet", "optimal_set", "prune"]
 
 #: Dual feasibility of the polished point (read by tests/tolerances.py under this name).
 _POLISH_FEAS = _tol.POLISH_FEASIBILITY
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Relative tolerances (SPEC §4.11).
-
-    Defaults: :mod:`hiddenconvex.tolerances` (``SET_*``).
-
-    Attributes
-    ----------
-    equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)`` when λ is the
-        solver's (unpolished) dual.
-    polished : the same threshold after the Newton polish of (ŷ, λ) (correlations accurate to
-        ~1e-14). Near its maximizer a block's correlation is quadratic in the direction, so a
-        block whose direction is δ away from an optimal one has a deficit ~δ²: 1e-12 keeps such
-        near-misses (δ ≳ 1e-6) out of E; the margin to the closest excluded block is reported.
-    direction : candidates are merged, and a neuron matches candidate ``k``, when
-        ``‖u/‖u‖ − s_k‖ <= direction``.
-    fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual
-        threshold of the support checks (vertices, m*) when ŷ* is not polished.
-    support : with a polished ŷ*, the residual threshold ``support · max(1, ‖ŷ*‖)`` of the support
-        checks (vertices, m*, pruning): a support counts only if its cone contains ŷ* to this
-        accuracy (``fit`` is used instead when the polish failed).
-    balance : a neuron is balanced when ``| ‖u‖ − |α| | <= balance · max(‖u‖, |α|)``.
-    rank : singular values ``<= rank · σ_max`` count as zero (independence of fits, pruning).
-    active : a coefficient is positive when ``a_k > active · Σa``.
-    certificate : the solution is certified when ``M(λ) <= β (1 + certificate)``.
-    """
-
-    equicorrelation: float = _tol.SET_EQUICORRELATION
-    polished: float = _tol.SET_POLISHED
-    direction: float = _tol.SET_DIRECTION
-    fit: float = _tol.SET_FIT
-    support: float = _tol.SET_SUPPORT
-    balance: float = _tol.SET_BALANCE
-    rank: float = _tol.SET_RANK
-    active: float = _tol.SET_ACTIVE
-    certificate: float = _tol.SET_CERTIFICATE
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ Sections
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # --------------------------------------------------------------------------------------------------
 # Optimal set: defaults of optimal_set.Tolerances (documented field by field there)
 
@@ -121,6 +123,45 @@ MILP_BIG_M_ABSOLUTE = 1e-12
 MILP_BOUND_ROUNDING = 1e-6
 #: Relative MIP gap: 0 asks HiGHS to prove the minimum support size.
 MILP_REL_GAP = 0.0
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Relative tolerances (SPEC §4.11).
+
+    Defaults: the ``SET_*`` constants above. Also importable as
+    ``hiddenconvex.optimal_set.Tolerances``.
+
+    Attributes
+    ----------
+    equicorrelation : block ``b`` is in E iff ``‖Π_b‖ >= β (1 − equicorrelation)`` when λ is the
+        solver's (unpolished) dual.
+    polished : the same threshold after the Newton polish of (ŷ, λ) (correlations accurate to
+        ~1e-14). Near its maximizer a block's correlation is quadratic in the direction, so a
+        block whose direction is δ away from an optimal one has a deficit ~δ²: 1e-12 keeps such
+        near-misses (δ ≳ 1e-6) out of E; the margin to the closest excluded block is reported.
+    direction : candidates are merged, and a neuron matches candidate ``k``, when
+        ``‖u/‖u‖ − s_k‖ <= direction``.
+    fit : a prediction equals ŷ* when ``‖f − ŷ*‖ <= fit · max(1, ‖ŷ*‖)``; also the residual
+        threshold of the support checks (vertices, m*) when ŷ* is not polished.
+    support : with a polished ŷ*, the residual threshold ``support · max(1, ‖ŷ*‖)`` of the support
+        checks (vertices, m*, pruning): a support counts only if its cone contains ŷ* to this
+        accuracy (``fit`` is used instead when the polish failed).
+    balance : a neuron is balanced when ``| ‖u‖ − |α| | <= balance · max(‖u‖, |α|)``.
+    rank : singular values ``<= rank · σ_max`` count as zero (independence of fits, pruning).
+    active : a coefficient is positive when ``a_k > active · Σa``.
+    certificate : the solution is certified when ``M(λ) <= β (1 + certificate)``.
+    """
+
+    equicorrelation: float = SET_EQUICORRELATION
+    polished: float = SET_POLISHED
+    direction: float = SET_DIRECTION
+    fit: float = SET_FIT
+    support: float = SET_SUPPORT
+    balance: float = SET_BALANCE
+    rank: float = SET_RANK
+    active: float = SET_ACTIVE
+    certificate: float = SET_CERTIFICATE
 
 
 def nnls_maxiter(columns: int) -> int:

@@ -189,7 +189,8 @@ class ConvexReference:
 
 def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = DEFAULT_SOLVER,
                      solver_tol: float | None = None, build_optimal_set: bool = True,
-                     chambers: Patterns | None = None) -> ConvexReference:
+                     chambers: Patterns | None = None,
+                     strategy: str = "auto") -> ConvexReference:
     """Solve the convex program on ``patterns``, certify it and (if possible) build the optimal set:
     :func:`hiddenconvex.api.solve` followed by :func:`reference_of`.
 
@@ -205,6 +206,8 @@ def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = DEFA
     build_optimal_set : bool
         Build :func:`~hiddenconvex.optimal_set.optimal_set` (strictly convex losses, certified
         solutions only; otherwise the reason is recorded in ``optimal_set_note``).
+    strategy : {"auto", "full", "working-set"}
+        How the convex program is solved (:data:`hiddenconvex.api.STRATEGIES`).
     chambers : Patterns, optional
         A complete chamber list (avoids enumerating it again for a sampled ``patterns``).
 
@@ -223,7 +226,8 @@ def convex_reference(problem: Problem, patterns: Patterns, *, solver: str = DEFA
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
     if not isinstance(patterns, Patterns):
         raise InputError(f"expected a Patterns object, got {type(patterns).__name__}")
-    result = solve(problem, patterns=patterns, solver=solver, tol=solver_tol, chambers=chambers)
+    result = solve(problem, patterns=patterns, solver=solver, tol=solver_tol, chambers=chambers,
+                   strategy=strategy)
     return reference_of(result, build_optimal_set=build_optimal_set)
 
 
@@ -548,6 +552,7 @@ def verify_training(
     method: str = "auto",
     n_samples: int | None = None,
     pattern_seed: int = 0,
+    strategy: str = "auto",
     solver: str = DEFAULT_SOLVER,
     solver_tol: float | None = None,
     train_method: str = TRAIN_DEFAULT,
@@ -569,6 +574,8 @@ def verify_training(
     patterns : Patterns, optional
         Default ``enumerate_patterns(X, method, n_samples=n_samples, seed=pattern_seed)``.
     solver, solver_tol : convex solver and its tolerance.
+    strategy : {"auto", "full", "working-set"}
+        How the convex program is solved (:data:`hiddenconvex.api.STRATEGIES`).
     train_method : {"lbfgs-kinks", "lbfgs", "gd", "adam"}
         Default ``lbfgs-kinks`` (L-BFGS, then L-BFGS on the kink manifold: reaches optima
         where neurons sit on kinks, see :mod:`hiddenconvex.training`).
@@ -588,7 +595,8 @@ def verify_training(
         raise InputError(f"unknown training method {train_method!r}; "
                          f"choose one of {', '.join(TRAIN_METHODS)}")
     result = solve(problem, patterns=method if patterns is None else patterns,
-                   n_samples=n_samples, seed=pattern_seed, solver=solver, tol=solver_tol)
+                   n_samples=n_samples, seed=pattern_seed, solver=solver, tol=solver_tol,
+                   strategy=strategy)
     t_pat = result.seconds.get("patterns_seconds", 0.0)
     ref = reference_of(result, build_optimal_set=build_optimal_set)
     t1 = time.perf_counter()

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .certificate import Certificate, _assemble, _best_scale, _Context
+from .certificate import Certificate, _best_scale, certify_with_bound
 from .convex_solution import ACTIVE_BLOCK_TOL, ConvexSolution
 from .errors import InputError, check_int, check_positive
 from .facets import chamber_facets
@@ -41,17 +41,25 @@ from .patterns import Patterns
 from .solvers import DEFAULT_SOLVER
 
 __all__ = ["ChamberSource", "Round", "WorkingSetInfo", "solve_working_set", "price_list",
-           "AUTO_STREAM_CHAMBERS", "AUTO_WORKING_SET_PATTERNS", "DEFAULT_SEED_GATES",
+           "AUTO_STREAM_CHAMBERS", "AUTO_WORKING_SET_PATTERNS", "MAX_STREAM_CHAMBERS",
+           "DEFAULT_SEED_GATES",
            "DEFAULT_CHUNK", "STATUSES"]
 
 #: ``solve(patterns="auto")`` with a strategy other than ``full`` streams every chamber through
 #: the working set when Cover's bound is at most this (iris 150 × 4: 1.1e6; one pricing pass
 #: handles ~3e5–1e6 chambers per second).
 AUTO_STREAM_CHAMBERS = 5_000_000
+#: No list of more chambers (Cover's bound) is streamed: at ~1e6 chambers/s a pricing pass would
+#: take hours (and the list cannot be enumerated into memory either, which refuses it up front).
+MAX_STREAM_CHAMBERS = 1_000_000_000
 #: ``strategy="auto"`` solves a pattern list of more than this many patterns by working set.
 AUTO_WORKING_SET_PATTERNS = 1_000
 #: Gates sampled (with the user's seed) for the first working set of a streamed chamber list.
 DEFAULT_SEED_GATES = 300
+#: Tolerance of the restricted solves while M(λ) > β(1 + COARSE_UNTIL) (see solve_working_set):
+#: every solver reaches it in few iterations; the lower bound of those rounds stays valid.
+COARSE_TOL = 1e-6
+COARSE_UNTIL = 1e-2
 #: Chambers per pricing chunk (bool n × chunk: 10 MB at n = 150).
 DEFAULT_CHUNK = 65_536
 #: Directions (unit vectors) closer than this are one column: violating chambers that share a
@@ -396,12 +404,17 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     sol = None
     if ws.size == 0:  # no pattern has a nonzero fit: W = 0 is the only point
         ws.add(np.ones((problem.n, 1), dtype=bool), np.zeros((1, problem.d)))
+    # far from the optimum λ only has to point at the right columns: restricted solves at a coarse
+    # tolerance until M(λ) <= β(1 + COARSE_UNTIL); never when the caller fixed a tolerance or
+    # options, and the certificate always comes from a solve at the caller's tolerance
+    coarse = tol is None and not options
     pool: _Pass | None = first  # violators of the last full pass, priced first (partial pricing)
     for r in range(max_rounds):
         t0 = time.perf_counter()
         program = ConvexProgram(problem, ws.patterns(), facets=ws.F, max_chambers=0)
-        sol = program.solve(solver=solver, tol=tol, max_iters=max_iters, certify=False,
-                            options=options)
+        was_coarse = coarse
+        sol = program.solve(solver=solver, tol=COARSE_TOL if coarse else tol,
+                            max_iters=max_iters, certify=False, options=options)
         t1 = time.perf_counter()
         solve_s += t1 - t0
         norms = np.linalg.norm(sol.weights.W, axis=1)
@@ -453,9 +466,16 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         rounds.append(rec)
         if callback is not None:
             callback(rec)
+        if kind == "full" and coarse and passed.M_upper <= beta * (1.0 + COARSE_UNTIL):
+            coarse = False  # near the optimum: the remaining rounds solve at the solver's tol
+            if passed.values.size == 0:
+                continue  # no violator at the coarse λ: one more solve, at full accuracy
         if kind == "full" and passed.values.size == 0:
             status = "converged"
             break
+        if added == 0 and was_coarse:  # the coarse solve cannot separate the rest: refine it
+            coarse = False
+            continue
         if added == 0:
             status = "stalled"
             message = (f"every violating pattern is already in the working set (M = "
@@ -482,7 +502,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         final = replace(final, reasons=tuple(final.reasons) + (message,))
     total = time.perf_counter() - t_start
     info = WorkingSetInfo(status, tuple(rounds), source.description,
-                          rounds[-1].counts.get("patterns", 0) if rounds else 0, best_lb,
+                          passed.count, best_lb,
                           {"solve": solve_s, "pricing": pricing_s, "facets": ws.facet_seconds,
                            "total": total}, message)
     warnings = tuple(sol.warnings) + ((message,) if message else ())
@@ -496,10 +516,9 @@ def _certificate(problem, sol, lam, passed: _Pass, source: ChamberSource, tol: f
     and :func:`hiddenconvex.certificate.certify` decides about the global optimum)."""
     if not source.complete:
         return None
-    ctx = _Context(problem, float(sol.objective.total),
-                   float(problem.loss.value(np.zeros(problem.n), problem.y)), tol, 10.0 * tol)
-    return _assemble(ctx, lam, passed.M_upper, passed.M_upper, passed.count, dual_source,
-                     "chambers")
+    return certify_with_bound(problem, sol.yhat, sol.objective, lam, passed.M_upper,
+                              m_source="chambers", tol=tol, num_chambers=passed.count,
+                              M_patterns=passed.M_upper, dual_source=dual_source)
 
 
 def _list_bound(problem, lam, M: float) -> float:

@@ -172,3 +172,29 @@ def test_beta_above_beta_max_is_the_certified_zero_network():
     # ℓ(0) = ½‖y‖² = 6.5 is computed by a 2-term sum of exact squares: rounding only
     assert abs(res.objective - 0.5 * float(ref.y @ ref.y)) <= rounding(6.5, 8)
     assert abs(res.beta_max - ref.beta_max) <= rounding(ref.beta_max, 64)
+
+
+def test_search_bound_certificate_is_valid():
+    """bound="search": M from the anytime search is >= the exact M(λ) over all chambers, so its
+    lower bound is below the exact optimum; JSON carries the bound's fields."""
+    from hiddenconvex.certificate import max_correlation
+    from hiddenconvex.experiments.datasets import load_dataset
+
+    data = load_dataset("teacher_2d")
+    pats = sample_patterns(data.X, 30, seed=1)
+    res = hc.solve(data.X, data.y, 0.2, patterns=pats, bound="search", bound_time_limit=30)
+    cert = res.certificate
+    assert cert.m_source == "search" and res.search is not None
+    exact = exact_chambers(data.X)
+    M_exact = max_correlation(data.X, res.solution.dual, exact)
+    assert cert.M >= M_exact
+    ref = hc.solve(data.X, data.y, 0.2, patterns=exact, strategy="full")
+    assert ref.certified
+    assert cert.lower_bound <= ref.objective + solve_error(ref.solution)
+    rec = res.to_dict()
+    assert rec["bound_method"] == "search" and rec["correlation_upper_bound"] == cert.M
+    assert rec["relative_gap"] == pytest.approx(cert.gap / abs(res.objective), rel=1e-15)
+    enum = hc.solve(data.X, data.y, 0.2, patterns=pats, bound="enumerate", max_chambers=10)
+    assert enum.lower_bound is None and enum.to_dict()["bound_method"] is None
+    with pytest.raises(InputError, match="bound"):
+        hc.solve(data.X, data.y, 0.2, bound="guess")

@@ -1,5 +1,5 @@
-"""The working-set solver (issue 13): column generation with exact pricing solves the same program as
-one full solve — same optimum, same active chambers where unique, and a certificate that agrees.
+"""The working-set solver (issue 13): column generation with exact pricing solves the same program
+as one full solve — same optimum, same active chambers where unique, and a certificate that agrees.
 
 References are independent of the loop: the full program on the exact chamber list (one Clarabel
 solve) and its certificate (:func:`hiddenconvex.certificate.certify`). Tolerances: a converged

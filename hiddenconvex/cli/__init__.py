@@ -14,7 +14,7 @@ import sys
 
 from ..errors import InputError, SolverError
 
-COMMANDS = ["patterns", "solve", "optimal_set", "verify", "run", "stability"]
+COMMANDS = ["patterns", "solve", "optimal_set", "verify", "run", "path", "stability"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -117,6 +117,56 @@ def add_solver_args(p: argparse.ArgumentParser, beta: float | None = None) -> No
     p.add_argument("--solver", default=DEFAULT_SOLVER, help=", ".join(SOLVERS))
 
 
+def add_strategy_args(p: argparse.ArgumentParser) -> None:
+    """--strategy and the working-set budget (--max-rounds, --time-limit)."""
+    from ..api import STRATEGIES
+
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="full = one program on the whole pattern list; working-set = column "
+                        "generation with exact pricing of every pattern (every chamber streamed "
+                        "when --method is exact, or auto with a Cover bound up to 5e6); auto = "
+                        "working-set for streamed or large lists, full otherwise")
+    p.add_argument("--max-rounds", type=positive_int, default=None,
+                   help="working-set round budget (default 200); a run stopped by it reports "
+                        "its best certified lower bound")
+    p.add_argument("--time-limit", type=positive_float, default=None,
+                   help="working-set time budget in seconds (checked after each pricing pass)")
+
+
+def working_set_options(args) -> dict:
+    """The ``working_set_options`` of :func:`hiddenconvex.solve` from the CLI options, with a
+    progress bar over the rounds on a terminal (stderr; quiet otherwise)."""
+    opts = {}
+    if getattr(args, "max_rounds", None) is not None:
+        opts["max_rounds"] = args.max_rounds
+    if getattr(args, "time_limit", None) is not None:
+        opts["time_limit"] = args.time_limit
+    if sys.stderr.isatty() and not getattr(args, "json", False):
+        from tqdm import tqdm
+
+        bar = tqdm(desc="working set", unit="round", file=sys.stderr, leave=False)
+
+        def progress(rnd):
+            bar.update(1)
+            bar.set_postfix(size=rnd.working_set, objective=f"{rnd.objective:.8g}",
+                            lower=f"{rnd.lower_bound:.8g}", pricing=rnd.pricing)
+
+        opts["callback"] = progress
+    return opts
+
+
+def solve_patterns(args, X):
+    """``(patterns, cached)`` for :func:`hiddenconvex.solve`: the method name when the solve
+    streams every chamber through the working set (nothing to cache or hold in memory), else the
+    list from :func:`patterns_from_args` (through the on-disk cache)."""
+    from ..api import _streams
+
+    if _streams(X, args.method, getattr(args, "strategy", "full")):
+        return args.method, None
+    found = patterns_from_args(args, X)
+    return found.patterns, found
+
+
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

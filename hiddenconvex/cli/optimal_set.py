@@ -13,6 +13,7 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
+    add_strategy_args,
     load_problem,
     nonnegative_int,
     patterns_from_args,
@@ -20,6 +21,7 @@ from .common import (
     positive_int,
     print_json,
     print_table,
+    working_set_options,
 )
 
 
@@ -36,6 +38,7 @@ def register(subparsers) -> None:
     add_data_args(p)
     add_solver_args(p)
     add_pattern_args(p)
+    add_strategy_args(p)
     add_json_arg(p)
     p.add_argument("--max-vertex-candidates", type=nonnegative_int, default=14,
                    help="enumerate the polytope's vertices when there are at most this many "
@@ -60,7 +63,8 @@ def run(args) -> int:
     found = patterns_from_args(args, problem.X)
     patterns = found.patterns
     res = solve(problem, patterns=patterns, bias=args.bias, solver=args.solver,
-                max_chambers=args.max_chambers,
+                max_chambers=args.max_chambers, strategy=args.strategy,
+                working_set_options=working_set_options(args),
                 optimal_set_options={"max_vertex_candidates": args.max_vertex_candidates,
                                      "milp_time_limit": args.milp_time_limit})
     result = res.optimal_set

@@ -32,6 +32,7 @@ from .common import (
     add_data_args,
     add_pattern_args,
     add_solver_args,
+    add_strategy_args,
     load_problem,
     positive_int,
 )
@@ -71,6 +72,7 @@ def register(subparsers) -> None:
     add_data_args(p)
     add_solver_args(p, beta=DEFAULT_BETA)
     add_pattern_args(p)
+    add_strategy_args(p)
     add_training_args(p, seeds=8)
     p.add_argument("--width", type=positive_int, default=None,
                    help="width of the trained networks (default: n + m*, where gradient methods "
@@ -249,7 +251,7 @@ def run(args) -> int:
               "(pip install 'hiddenconvex[plot]')", file=sys.stderr)
     data, problem = load_problem(args)
     patterns = patterns_of(args, problem.X)
-    ref = convex_reference(problem, patterns, solver=args.solver)
+    ref = convex_reference(problem, patterns, solver=args.solver, strategy=args.strategy)
     m_star = None if ref.optimal_set is None else ref.optimal_set.m_star
     width = args.width or min(problem.n + (problem.n if m_star is None else m_star),
                               MAX_DEFAULT_WIDTH)

@@ -16,12 +16,14 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
+    add_strategy_args,
     load_problem,
-    patterns_from_args,
     positive_float,
     positive_int,
     print_json,
     print_table,
+    solve_patterns,
+    working_set_options,
 )
 
 
@@ -38,6 +40,7 @@ def register(subparsers) -> None:
     add_data_args(p)
     add_solver_args(p)
     add_pattern_args(p)
+    add_strategy_args(p)
     add_json_arg(p)
     p.add_argument("--tol", type=positive_float, default=None,
                    help="solver tolerance (default: clarabel 1e-10, ecos 1e-8, scs 1e-6; a failed "
@@ -49,6 +52,13 @@ def register(subparsers) -> None:
     p.add_argument("--max-chambers", type=positive_int, default=DEFAULT_MAX_CHAMBERS,
                    help="enumerate all chambers (facets and certificate) of a sampled list only "
                         "when Cover's bound is at most this")
+    p.add_argument("--bound", choices=("auto", "enumerate", "search"), default="auto",
+                   help="how M(lambda) over all chambers is bounded for the certificate: "
+                        "enumerate the chambers, search (anytime upper bound, no enumeration: a "
+                        "certified lower bound and gap at any budget), auto = search only when "
+                        "the chambers cannot be enumerated")
+    p.add_argument("--bound-time-limit", type=positive_float, default=60.0,
+                   help="seconds for the search bound")
     p.set_defaults(func=run)
 
 
@@ -56,17 +66,20 @@ def run(args) -> int:
     from ..api import solve
 
     data, problem = load_problem(args)
-    found = patterns_from_args(args, problem.X)
-    res = solve(problem, patterns=found.patterns, bias=args.bias, solver=args.solver, tol=args.tol,
+    patterns, found = solve_patterns(args, problem.X)
+    res = solve(problem, patterns=patterns, bias=args.bias, solver=args.solver, tol=args.tol,
                 max_iters=args.max_iters, certify_tol=args.certify_tol,
-                max_chambers=args.max_chambers)
+                max_chambers=args.max_chambers, strategy=args.strategy, n_samples=args.samples,
+                seed=args.seed, working_set_options=working_set_options(args), bound=args.bound,
+                bound_time_limit=args.bound_time_limit)
     warnings = list(res.warnings)
-    if found.warning:
+    if found is not None and found.warning:
         warnings.append(found.warning)
     if not res.beta_max_complete:
         warnings.append("beta_max is computed over the sampled patterns only (a lower bound)")
     record = {"data": data.name, **res.to_dict(),
-              "pattern_seconds": found.seconds, "pattern_cache_hit": found.hit,
+              "pattern_seconds": None if found is None else found.seconds,
+              "pattern_cache_hit": None if found is None else found.hit,
               "seed": args.seed, "samples": args.samples, "method": args.method,
               "warnings": warnings}
     if args.json:

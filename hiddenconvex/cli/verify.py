@@ -21,6 +21,7 @@ from .common import (
     add_json_arg,
     add_pattern_args,
     add_solver_args,
+    add_strategy_args,
     load_problem,
     nonnegative_int,
     patterns_from_args,
@@ -45,6 +46,7 @@ def register(subparsers) -> None:
     add_data_args(p)
     add_solver_args(p)
     add_pattern_args(p)
+    add_strategy_args(p)
     add_training_args(p)
     p.add_argument("--width", type=positive_int, required=True,
                    help="width m of the trained networks (>= 1)")
@@ -164,7 +166,7 @@ def run(args) -> int:
     check_common(args)
     data, problem = load_problem(args)
     patterns = patterns_of(args, problem.X)
-    ref = convex_reference(problem, patterns, solver=args.solver)
+    ref = convex_reference(problem, patterns, solver=args.solver, strategy=args.strategy)
     with progress_bar(args.seeds, "training") as bar:
         results = train_many(problem, args.width, args.seeds, args.train_method,
                              on_result=lambda r: bar.update(1), **train_options(args))

@@ -29,6 +29,7 @@ PIPELINE_OPTIONS = {
     "solver_tol": 0.0,           # convex solver tolerance, 0 = the solver's default
     "grouping": "cone",          # grouping reported in the n_nearly_minimal column
     "optimal_set": True,         # build the exact optimal set when possible
+    "strategy": "auto",          # auto | full | working-set (hiddenconvex.api.STRATEGIES)
 }
 
 
@@ -56,6 +57,11 @@ def _options(params: dict) -> dict:
     if opts["grouping"] not in GROUPINGS:
         raise InputError(f"grouping must be one of {', '.join(GROUPINGS)}, "
                          f"got {opts['grouping']!r}")
+    from ..api import STRATEGIES
+
+    if opts["strategy"] not in STRATEGIES:
+        raise InputError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                         f"got {opts['strategy']!r}")
     if not isinstance(opts["optimal_set"], bool):
         raise InputError(f"option optimal_set must be true or false, got {opts['optimal_set']!r}")
     return opts
@@ -107,6 +113,7 @@ def run_pipeline(params: dict, seed: int) -> dict:
         solver=params["solver"], solver_tol=float(opts["solver_tol"]) or None,
         train_method=opts["train_method"], train_options=train_options,
         tol=float(opts["verify_tol"]), build_optimal_set=opts["optimal_set"],
+        strategy=opts["strategy"],
     )
     rec = report.to_record(opts["grouping"])
     for key in ("loss", "beta", "solver", "width"):  # already parameter columns
