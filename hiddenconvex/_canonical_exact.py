@@ -21,6 +21,7 @@ import numpy as np
 from . import _stream_kernel as _kernel
 from ._arrangement import _expand, _reduce, _unpack
 from ._extreme_rays import _essential_chambers, _lines
+from ._linalg import fraction_det
 from .errors import SolverError
 
 
@@ -37,33 +38,13 @@ def _masks(r: int):
 # exact arithmetic helpers
 
 
-def _fdet(A) -> Fraction:
-    """Exact determinant of a square matrix of Fractions (Gaussian elimination)."""
-    A = [list(row) for row in A]
-    n = len(A)
-    det = Fraction(1)
-    for c in range(n):
-        piv = next((i for i in range(c, n) if A[i][c] != 0), None)
-        if piv is None:
-            return Fraction(0)
-        if piv != c:
-            A[c], A[piv] = A[piv], A[c]
-            det = -det
-        det *= A[c][c]
-        for i in range(c + 1, n):
-            f = A[i][c] / A[c][c]
-            if f:
-                A[i] = [A[i][j] - f * A[c][j] for j in range(n)]
-    return det
-
-
 def _fcof(rows) -> list:
     """Exact cofactor vector of r−1 rows (Fractions) in R^r: V_i = (−1)^i det(minor_i)."""
     r = len(rows[0])
     out = []
     for i in range(r):
         minor = [[row[c] for c in range(r) if c != i] for row in rows]
-        out.append((-1) ** i * _fdet(minor) if minor else Fraction((-1) ** i))
+        out.append((-1) ** i * fraction_det(minor) if minor else Fraction((-1) ** i))
     return out
 
 

@@ -51,7 +51,7 @@ from ._arrangement import (
     _reduce,
     _unpack,
 )
-from ._linalg import _EPS, _mm
+from ._linalg import _EPS, _mm, fraction_det
 
 
 def _chambers_of(A: np.ndarray):
@@ -160,22 +160,7 @@ def _det_perm(M: np.ndarray):
 
 def _exact_det(rows) -> Fraction:
     """Exact determinant of a square matrix of floats (rational arithmetic)."""
-    A = [[Fraction(float(x)) for x in row] for row in rows]
-    n = len(A)
-    det = Fraction(1)
-    for c in range(n):
-        piv = next((i for i in range(c, n) if A[i][c] != 0), None)
-        if piv is None:
-            return Fraction(0)
-        if piv != c:
-            A[c], A[piv] = A[piv], A[c]
-            det = -det
-        det *= A[c][c]
-        for i in range(c + 1, n):
-            f = A[i][c] / A[c][c]
-            if f:
-                A[i] = [A[i][j] - f * A[c][j] for j in range(n)]
-    return det
+    return fraction_det([[Fraction(float(x)) for x in row] for row in rows])
 
 
 def _exact_cofactors(M: np.ndarray) -> np.ndarray:

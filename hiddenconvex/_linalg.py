@@ -15,6 +15,7 @@ blocked thin matrix products.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -133,3 +134,24 @@ def _unit_rows(A: np.ndarray) -> np.ndarray:
     As = np.ldexp(A, -e[:, None])
     nrm = np.linalg.norm(As, axis=1, keepdims=True)
     return As / np.where(nrm > 0, nrm, 1.0)
+
+
+def fraction_det(A) -> Fraction:
+    """Exact determinant of a square matrix of Fractions (Gaussian elimination in rational
+    arithmetic; the one exact determinant of the package)."""
+    A = [list(row) for row in A]
+    n = len(A)
+    det = Fraction(1)
+    for c in range(n):
+        piv = next((i for i in range(c, n) if A[i][c] != 0), None)
+        if piv is None:
+            return Fraction(0)
+        if piv != c:
+            A[c], A[piv] = A[piv], A[c]
+            det = -det
+        det *= A[c][c]
+        for i in range(c + 1, n):
+            f = A[i][c] / A[c][c]
+            if f:
+                A[i] = [A[i][j] - f * A[c][j] for j in range(n)]
+    return det
