@@ -38,6 +38,7 @@ from .errors import InputError, check_int, check_positive
 from .facets import chamber_facets
 from .objective import Problem
 from .patterns import Patterns
+from .pricing import PassPrice, Pricer, price_all
 from .solvers import DEFAULT_SOLVER
 
 __all__ = ["ChamberSource", "Round", "WorkingSetInfo", "solve_working_set", "price_list",
@@ -121,69 +122,17 @@ class ChamberSource:
 # One pricing pass
 
 
-@dataclass
-class _Pass:
-    """The aggregate of one pricing pass (see :func:`price_list`)."""
-
-    threshold: float
-    M_upper: float  # verified upper bound on M(λ) over the whole list
-    M_lower: float  # the largest verified lower bound (a value attained by some block)
-    count: int
-    counts: dict
-    values: np.ndarray  # (v,) the kept violators' values, decreasing
-    D: np.ndarray  # (n, v) their patterns
-    witnesses: np.ndarray  # (v, d)
-    directions: np.ndarray  # (v, d)
-    seconds: float
-
-
 def price_list(pricer, lam, source: ChamberSource, threshold: float, *,
-               keep: int | None = None) -> _Pass:
-    r"""Price every pattern of ``source`` at ``lam``; keep the ``keep`` largest violators.
+               keep: int | None = None) -> PassPrice:
+    r"""Price every pattern of ``source`` at ``lam``; keep the ``keep`` largest violators
+    (:func:`hiddenconvex.pricing.price_all` over the source's chunks).
 
-    ``M_upper`` is a verified upper bound on :math:`M(\lambda)` over the whole list (the exact
+    ``max_upper`` is a verified upper bound on :math:`M(\lambda)` over the whole list (the exact
     value up to the pricing's verified interval when a violator exists, else ≤ ``threshold``);
     with ``keep`` the pricer stops blocks that provably cannot enter the top ``keep`` early (the
     kept ones, and M, stay exact; the violator count becomes a lower bound).
     """
-    t0 = time.perf_counter()
-    counts: dict = {}
-    count = 0
-    M_up, M_low = 0.0, 0.0
-    vals, cols, wits, dirs = [], [], [], []
-    floor = 0.0
-    for D, W in source.chunks():
-        res = pricer.price(lam, D, threshold, W, top_k=keep, floor=floor)
-        count += D.shape[1]
-        for k, v in res.counts.items():
-            counts[k] = counts.get(k, 0) + int(v)
-        M_up = max(M_up, float(np.max(res.upper, initial=0.0)))
-        if res.violators.shape[0]:
-            M_low = max(M_low, float(np.max(res.lower[res.violators[:, 0], res.violators[:, 1]])))
-            take = res.violators if keep is None else res.violators[:keep]
-            vals.append(res.violator_values[:take.shape[0]])
-            cols.append(D[:, take[:, 1]])
-            wits.append(W[take[:, 1]])
-            dirs.append(res.directions[:take.shape[0]])
-            if keep is not None:  # merge with the previous chunks' best, keep the top `keep`
-                v = np.concatenate(vals)
-                o = np.argsort(-v, kind="stable")[:keep]
-                vals, cols = [v[o]], [np.concatenate(cols, axis=1)[:, o]]
-                wits, dirs = [np.concatenate(wits)[o]], [np.concatenate(dirs)[o]]
-                if vals[0].size >= keep:
-                    floor = max(floor, float(vals[0][-1]))
-    if vals:
-        v = np.concatenate(vals)
-        o = np.argsort(-v, kind="stable")
-        V, C = v[o], np.concatenate(cols, axis=1)[:, o]
-        Wt, Dr = np.concatenate(wits)[o], np.concatenate(dirs)[o]
-    else:
-        d = pricer.d
-        V, C = np.zeros(0), np.zeros((pricer.n, 0), dtype=bool)
-        Wt, Dr = np.zeros((0, d)), np.zeros((0, d))
-    counts["patterns"] = count
-    return _Pass(float(threshold), M_up, M_low, count, counts, V, C, Wt, Dr,
-                 time.perf_counter() - t0)
+    return price_all(pricer, lam, source.chunks(), threshold, top_k=keep)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,28 +256,28 @@ class _WorkingSet:
         return self._patterns()
 
 
-def _dedupe(passed: _Pass, limit: int) -> np.ndarray:
+def _dedupe(passed: PassPrice, limit: int) -> np.ndarray:
     """Indices of the first violator of each direction (largest value first), at most ``limit``."""
-    if passed.values.size == 0:
+    if passed.violator_values.size == 0:
         return np.zeros(0, dtype=np.intp)
     q = np.round(passed.directions / DIRECTION_DEDUP).astype(np.int64)
     _, first = np.unique(q, axis=0, return_index=True)
     return np.sort(first)[:limit]
 
 
-def _pool_source(pool: _Pass) -> ChamberSource:
-    D, W = np.asfortranarray(pool.D), pool.witnesses
+def _pool_source(pool: PassPrice) -> ChamberSource:
+    D, W = np.asfortranarray(pool.patterns), pool.witnesses
     return ChamberSource(lambda: iter([(D, W)]), False, D.shape[1], "pool")
 
 
 def _seed_from(source: ChamberSource, seed_patterns: Patterns | None, pricer, lam0, beta,
-               limit: int) -> tuple[np.ndarray, np.ndarray, _Pass | None]:
+               limit: int) -> tuple[np.ndarray, np.ndarray, PassPrice | None]:
     """The first working set: ``seed_patterns``, or the best ``limit`` patterns at λ0 = −∇ℓ(0)."""
     if seed_patterns is not None:
         return seed_patterns.D, seed_patterns.witnesses, None
     passed = price_list(pricer, lam0, source, 0.0, keep=20 * limit)
     pick = _dedupe(passed, limit)
-    return passed.D[:, pick], passed.witnesses[pick], passed
+    return passed.patterns[:, pick], passed.witnesses[pick], passed
 
 
 def solve_working_set(problem: Problem, source: ChamberSource, *,
@@ -376,7 +325,6 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     info : WorkingSetInfo
     """
     from .convex_program import ConvexProgram  # deferred: cvxpy is imported only to solve
-    from .pricing import Pricer
 
     if not isinstance(problem, Problem):
         raise InputError(f"expected a Problem, got {type(problem).__name__}")
@@ -396,7 +344,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     ws = _WorkingSet(X, rank, "chamber")
     D0, W0, first = _seed_from(source, seed_patterns, pricer, lam0, beta, max_add)
     ws.add(D0, W0)
-    pricing_s = 0.0 if first is None else first.seconds
+    pricing_s = 0.0 if first is None else first.seconds["total"]
     solve_s = 0.0
     rounds: list[Round] = []
     best_lb, best = -math.inf, None
@@ -408,7 +356,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     # tolerance until M(λ) <= β(1 + COARSE_UNTIL); never when the caller fixed a tolerance or
     # options, and the certificate always comes from a solve at the caller's tolerance
     coarse = tol is None and not options
-    pool: _Pass | None = first  # violators of the last full pass, priced first (partial pricing)
+    pool: PassPrice | None = first  # the last full pass's violators, priced first
     for r in range(max_rounds):
         t0 = time.perf_counter()
         program = ConvexProgram(problem, ws.patterns(), facets=ws.F, max_chambers=0)
@@ -425,33 +373,34 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         ws.zero_rounds = np.where(active, 0, ws.zero_rounds + 1)
         lam = sol.dual
         kind, added = "full", 0
-        if pool is not None and pool.values.size:  # partial pricing: the candidate pool first
+        if pool is not None and pool.violator_values.size:  # partial pricing: the pool first
             passed = price_list(pricer, lam, _pool_source(pool), threshold)
-            pricing_s += passed.seconds
-            if passed.values.size:
+            pricing_s += passed.seconds["total"]
+            if passed.violator_values.size:
                 pick = _dedupe(passed, max_add)
-                added = ws.add(passed.D[:, pick], passed.witnesses[pick])
+                added = ws.add(passed.patterns[:, pick], passed.witnesses[pick])
             kind = "pool" if added else "full"
         if kind == "full":  # every pattern of the list: the certificate (or the next pool)
             passed = price_list(pricer, lam, source, threshold, keep=pool_size)
-            pricing_s += passed.seconds
-            lb = _list_bound(problem, lam, passed.M_upper)
+            pricing_s += passed.seconds["total"]
+            lb = _list_bound(problem, lam, passed.max_upper)
             dual_source = sol.dual_source
-            if passed.values.size and sol.solver_dual is not None and \
-                    sol.solver_dual is not lam and passed.M_upper <= beta * (1 + 100 * certify_tol):
+            if passed.violator_values.size and sol.solver_dual is not None and \
+                    sol.solver_dual is not lam and \
+                    passed.max_upper <= beta * (1 + 100 * certify_tol):
                 # nearly feasible: the solver's multiplier is dual feasible to the solver
                 # tolerance and may certify where −∇ℓ(ŷ) (error ~ sqrt(gap)) does not
                 alt = price_list(pricer, sol.solver_dual, source, threshold, keep=pool_size)
-                pricing_s += alt.seconds
-                alt_lb = _list_bound(problem, sol.solver_dual, alt.M_upper)
-                if alt.values.size == 0 or alt_lb > lb:
+                pricing_s += alt.seconds["total"]
+                alt_lb = _list_bound(problem, sol.solver_dual, alt.max_upper)
+                if alt.violator_values.size == 0 or alt_lb > lb:
                     passed, lb, lam, dual_source = alt, alt_lb, sol.solver_dual, "solver"
             if lb > best_lb:
                 best_lb, best = lb, (lam, passed, dual_source)
             pool = passed
-            if passed.values.size:
+            if passed.violator_values.size:
                 pick = _dedupe(passed, max_add)
-                added = ws.add(passed.D[:, pick], passed.witnesses[pick])
+                added = ws.add(passed.patterns[:, pick], passed.witnesses[pick])
         dropped = 0
         stale = ws.zero_rounds[:p] >= drop_after
         if stale.any() and added:
@@ -460,17 +409,18 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
             dropped = ws.drop(mask)
         rec = Round(r, p, int((norms > ACTIVE_BLOCK_TOL * top).sum()) if top > 0 else 0,
                     float(sol.objective.total), kind,
-                    passed.M_upper if kind == "full" else math.nan, float(best_lb),
-                    int(passed.counts.get("violators", passed.values.size)), added, dropped,
-                    t1 - t0, passed.seconds, dict(passed.counts))
+                    passed.max_upper if kind == "full" else math.nan, float(best_lb),
+                    int(passed.counts.get("violators", passed.violator_values.size)), added,
+                    dropped,
+                    t1 - t0, passed.seconds["total"], dict(passed.counts))
         rounds.append(rec)
         if callback is not None:
             callback(rec)
-        if kind == "full" and coarse and passed.M_upper <= beta * (1.0 + COARSE_UNTIL):
+        if kind == "full" and coarse and passed.max_upper <= beta * (1.0 + COARSE_UNTIL):
             coarse = False  # near the optimum: the remaining rounds solve at the solver's tol
-            if passed.values.size == 0:
+            if passed.violator_values.size == 0:
                 continue  # no violator at the coarse λ: one more solve, at full accuracy
-        if kind == "full" and passed.values.size == 0:
+        if kind == "full" and passed.violator_values.size == 0:
             status = "converged"
             break
         if added == 0 and was_coarse:  # the coarse solve cannot separate the rest: refine it
@@ -479,8 +429,9 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         if added == 0:
             status = "stalled"
             message = (f"every violating pattern is already in the working set (M = "
-                       f"{passed.M_upper:.10g} > beta(1 + tol) = {threshold:.10g}): the restricted "
-                       "solve is not accurate enough to certify; tighten the solver tolerance")
+                       f"{passed.max_upper:.10g} > beta(1 + tol) = {threshold:.10g}): the "
+                       "restricted solve is not accurate enough to certify; tighten the solver "
+                       "tolerance")
             break
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             status = "time_limit"
@@ -490,11 +441,11 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     if status != "converged":
         if best is None:  # only pool passes so far: price the whole list once for the bound
             passed = price_list(pricer, sol.dual, source, threshold, keep=pool_size)
-            pricing_s += passed.seconds
-            best_lb = _list_bound(problem, sol.dual, passed.M_upper)
+            pricing_s += passed.seconds["total"]
+            best_lb = _list_bound(problem, sol.dual, passed.max_upper)
             best = (sol.dual, passed, sol.dual_source)
         message = message or (f"stopped by the {status.replace('_', ' ')} after {len(rounds)} "
-                              f"rounds: M = {best[1].M_upper:.6g} > beta = {beta:.6g} at the "
+                              f"rounds: M = {best[1].max_upper:.6g} > beta = {beta:.6g} at the "
                               f"best dual point; the best lower bound is {best_lb:.10g}")
         lam, passed, dual_source = best
     final = _certificate(problem, sol, lam, passed, source, certify_tol, dual_source)
@@ -502,23 +453,23 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         final = replace(final, reasons=tuple(final.reasons) + (message,))
     total = time.perf_counter() - t_start
     info = WorkingSetInfo(status, tuple(rounds), source.description,
-                          passed.count, best_lb,
+                          passed.counts["priced"], best_lb,
                           {"solve": solve_s, "pricing": pricing_s, "facets": ws.facet_seconds,
                            "total": total}, message)
     warnings = tuple(sol.warnings) + ((message,) if message else ())
     return replace(sol, certificate=final, warnings=warnings), info
 
 
-def _certificate(problem, sol, lam, passed: _Pass, source: ChamberSource, tol: float,
+def _certificate(problem, sol, lam, passed: PassPrice, source: ChamberSource, tol: float,
                  dual_source: str) -> Certificate | None:
     """The certificate of λ from a pricing pass over all chambers (M a verified upper bound), or
     None when the list is not every chamber (then the pass proves optimality over the list only,
     and :func:`hiddenconvex.certificate.certify` decides about the global optimum)."""
     if not source.complete:
         return None
-    return certify_with_bound(problem, sol.yhat, sol.objective, lam, passed.M_upper,
-                              m_source="chambers", tol=tol, num_chambers=passed.count,
-                              M_patterns=passed.M_upper, dual_source=dual_source)
+    return certify_with_bound(problem, sol.yhat, sol.objective, lam, passed.max_upper,
+                              m_source="chambers", tol=tol, num_chambers=passed.counts["priced"],
+                              M_patterns=passed.max_upper, dual_source=dual_source)
 
 
 def _list_bound(problem, lam, M: float) -> float:
