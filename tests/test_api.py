@@ -132,10 +132,17 @@ def test_optimal_set_unavailable_reasons():
     with pytest.raises(InputError, match="not strictly convex"):
         _ = res.optimal_set
     assert res.try_optimal_set()[0] is None
-    # a sampled list whose chambers are not enumerated: no certificate, no optimal set
+    # a sampled list whose chambers are not enumerated: with bound="enumerate" no lower bound
+    # and no optimal set; with the default bound the search gives a valid lower bound
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((30, 4)), rng.standard_normal(30)
-    res = hc.solve(X, y, 0.5, patterns=sample_patterns(X, 50, 0), max_chambers=10)
+    auto = hc.solve(X, y, 0.5, patterns=sample_patterns(X, 50, 0), max_chambers=10,
+                    bound_time_limit=10)
+    assert auto.certificate.m_source == "search" and auto.lower_bound is not None
+    ref = hc.solve(X, y, 0.5, patterns="exact", strategy="full")
+    assert ref.certified and auto.lower_bound <= ref.objective + solve_error(ref.solution)
+    res = hc.solve(X, y, 0.5, patterns=sample_patterns(X, 50, 0), max_chambers=10,
+                   bound="enumerate")
     assert res.chambers is None and not res.certified and res.lower_bound is None
     assert not res.beta_max_complete
     why = res.optimal_set_available
