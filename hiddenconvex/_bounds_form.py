@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ._linalg import _svd_rank
-from .certificate import _polar_nnls
+from .correlations import _polar_nnls
 from .errors import SolverError
 
 

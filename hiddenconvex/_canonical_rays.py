@@ -67,8 +67,8 @@ iris) are resolved by the rule as in the extreme-ray method; there the test valu
 use the representative line of that rule, and exactly-once holds unless some test value lies
 within the rounding perturbation of zero — for the pseudo-random d a probability of the order of
 the rounding level per test (never observed: iris, iris with a bias column, rotated and
-standardized lattices all give each chamber once, checked against the extreme-ray method or
-against the global-dedupe count :func:`count_chambers_dedupe`).
+standardized lattices all give each chamber once, checked against the extreme-ray method or the
+global-dedupe count :func:`count_chambers_dedupe` of :mod:`hiddenconvex._chamber_fingerprints`).
 
 Implementation. The scan runs in numba (``_stream_kernel.scan``): per (r−1)-subset the cofactor
 line, the sign pass against all L hyperplanes with the float filters of ``_lines`` (a
@@ -116,6 +116,7 @@ from ._arrangement import (
     _unpack,
 )
 from ._canonical_exact import _line_chambers, _masks
+from ._chamber_fingerprints import _fingerprints, _fp_words, count_chambers_dedupe, fingerprints
 from ._extreme_rays import _degenerate_line_chambers, _essential_chambers, _lines
 from ._linalg import _EPS, _mm, _unit_rows, pow2_scaled
 from .errors import SolverError, check_matrix
@@ -128,9 +129,6 @@ __all__ = ["count_chambers", "count_chambers_dedupe", "fingerprints", "iter_cham
 
 #: Seed of the default lexicographic directions d_1..d_r of the canonical test.
 DIRECTION_SEED = 20240611
-
-#: Seed of the random words of the 128-bit chamber fingerprints (validation / dedupe mode).
-FINGERPRINT_SEED = 7
 
 #: Deferred subsets collected before the exact Python path processes them.
 _DEFER_CAP = 4096
@@ -195,9 +193,7 @@ class _Context:
         self._Rf = None
         self._df = None
         self.masks = _masks(max(r, 1))
-        rng = np.random.default_rng(FINGERPRINT_SEED)
-        self.fp = [rng.integers(0, 2**63, size=max(self.L, 1), dtype=np.uint64) * np.uint64(2)
-                   + rng.integers(0, 2, size=max(self.L, 1), dtype=np.uint64) for _ in range(2)]
+        self.fp = _fp_words(self.L)
         self.deg_seen = {}
         self.stats = {"simple_lines_kernel": 0, "simple_lines_exact_path": 0,
                       "simple_lines_python": 0, "dependent_skipped": 0,
@@ -283,58 +279,6 @@ def count_chambers(X, *, directions=None, stats: dict | None = None) -> int:
     if stats is not None:
         stats.update(ctx.stats)
     return total
-
-
-def fingerprints(X, *, candidates: bool = False, chunk: int = 1 << 20, directions=None,
-                 stats: dict | None = None):
-    """128-bit fingerprints of the chambers, in chunks ((c, 2) uint64 arrays), for validation.
-
-    A chamber and its negation share one fingerprint (two sums mod 2^64 of random words, one per
-    positive hyperplane, taken for the member of the pair with hyperplane 0 positive): two
-    distinct pairs collide with probability 2^-128. ``candidates=False``: the canonical stream
-    (each pair appears exactly twice: once per member). ``candidates=True``: every candidate
-    sign vector at every line, without the canonical test (the candidate set of the extreme-ray
-    method ``_ray_chambers``, lines through more than r − 1 hyperplanes once per zero set with
-    ``_degenerate_line_chambers``): the union is the set of chambers, with repetitions; see
-    :func:`count_chambers_dedupe`.
-    """
-    X = check_matrix(X)
-    ctx = _Context(X, directions)
-    if ctx.r <= 2:
-        if ctx.r == 0:
-            yield np.zeros((1, 2), dtype=np.uint64)
-        else:
-            words, _ = _essential_chambers(ctx.H, ctx.r)
-            yield _fingerprints(ctx, _unpack(words, ctx.L))
-    else:
-        yield from _scan(ctx, MODE_CAND if candidates else MODE_HASH, chunk)
-    if stats is not None:
-        stats.update(ctx.stats)
-
-
-def count_chambers_dedupe(X, *, chunk: int = 1 << 22, stats: dict | None = None) -> int:
-    """Number of chambers by the other design: all candidates at all lines (as the
-    extreme-ray method) deduplicated through a global sorted set of 128-bit fingerprints of the
-    chamber pairs (16 bytes per pair, exact up to a collision probability of 2^-128 per pair of
-    pairs). Memory grows with the count: a reference and a benchmark, not the stream."""
-    seen = np.zeros(0, dtype=[("a", "<u8"), ("b", "<u8")])
-    buf, size = [], 0
-
-    def merge(seen, parts):
-        new = np.concatenate(parts)
-        new = new.view([("a", "<u8"), ("b", "<u8")]).ravel()
-        return np.union1d(seen, new)
-
-    for h in fingerprints(X, candidates=True, chunk=chunk, stats=stats):
-        buf.append(np.ascontiguousarray(h))
-        size += h.shape[0]
-        if size >= chunk:
-            seen = merge(seen, buf)
-            buf, size = [], 0
-    if buf:
-        seen = merge(seen, buf)
-    X = check_matrix(X)
-    return 1 if not np.any(X) else 2 * seen.size
 
 
 # ==================================================================================================
@@ -568,19 +512,6 @@ def _deferred(ctx: _Context, subsets: np.ndarray, mode: int, geo, wk, wk2, stats
             yield hs.shape[0]
         else:
             yield _fingerprints(ctx, hs)
-
-
-def _fingerprints(ctx: _Context, hs: np.ndarray) -> np.ndarray:
-    """The kernels' fingerprints of hyperplane sign vectors hs (p, L) bool: (p, 2) uint64, the
-    sums of the random words of the positive hyperplanes, of the negation when hyperplane 0 is
-    negative (a chamber and its negation get the same fingerprint)."""
-    hs = np.where(hs[:, :1], hs, ~hs)
-    out = np.empty((hs.shape[0], 2), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(2):
-            out[:, j] = np.sum(np.where(hs, ctx.fp[j][None, :], np.uint64(0)), axis=1,
-                               dtype=np.uint64)
-    return out
 
 
 def _degenerate_kernel(ctx: _Context, sub, vhat, pos, Z):

@@ -50,6 +50,9 @@ returned in the user's units.
 
 Block order matches :mod:`hiddenconvex.certificate`: ``value.ravel()`` lists γ = +1 for all
 chambers of the chunk, then γ = −1.
+
+The result records (:class:`ChunkPrice`, :class:`PassPrice`, the status codes) live in
+:mod:`hiddenconvex._pricing_results` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -57,13 +60,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from ._linalg import _svd_rank, pow2_scaled
 from ._pricing_kernels import _EPS, _U, _gamma, _kernel_par, _kernel_seq
+from ._pricing_results import (
+    _COUNT_KEYS,
+    BELOW,
+    FAILED,
+    INSIDE,
+    PROJECTED,
+    PRUNED,
+    SCREENED,
+    STATUS_NAMES,
+    ChunkPrice,
+    PassPrice,
+)
 from .errors import InputError, check_matrix, check_vector
 
 __all__ = [
@@ -82,157 +96,8 @@ __all__ = [
     "price_chunk",
 ]
 
-#: status codes of a block (k, γ)
-SCREENED = 0  # ‖g_k‖ <= threshold: both signs are non-violators, nothing projected
-INSIDE = 1  # γ g_k already in its cone: value = ‖g_k‖ (one sign test)
-BELOW = 2  # projection stopped early: a polar certificate shows value <= threshold
-PROJECTED = 3  # projection finished (KKT to rounding): exact value
-FAILED = 4  # iteration limit inside the kernel (never seen in tests); SciPy fallback follows
-PRUNED = 5  # top-k mode: value <= the k-th best found so far (may still exceed threshold)
-STATUS_NAMES = ("screened", "inside", "below", "projected", "failed", "pruned")
-
 #: chambers per chunk when a whole pattern matrix is priced
 DEFAULT_CHUNK = 1 << 16
-
-_COUNT_KEYS = ("priced", "chambers", "screened", "inside", "below", "projected", "failed",
-               "pruned", "violators")
-
-
-# ==================================================================================================
-# results
-
-
-@dataclass(frozen=True)
-class ChunkPrice:
-    r"""Pricing of one chunk of c chambers (2c blocks). All values in the user's units.
-
-    Attributes
-    ----------
-    threshold : float
-    bound : array, shape (c,)
-        Verified upper bound :math:`\|g_k\|` (+ rounding) on both signs' values.
-    status : int8 array, shape (2, c)
-        :data:`SCREENED`, :data:`INSIDE`, :data:`BELOW`, :data:`PROJECTED`, :data:`PRUNED`
-        (row 0: γ = +1, row 1: γ = −1). FAILED blocks are re-solved by SciPy and reported as
-        PROJECTED (their interval is then ``[0, upper]``).
-    value : array, shape (2, c)
-        The exact value :math:`\|\Pi_{C_k}(\gamma g_k)\|` for INSIDE / PROJECTED blocks; the
-        verified upper bound for SCREENED / BELOW / PRUNED blocks (then it is ``<= threshold``,
-        resp. ``<=`` the k-th largest value).
-    upper, lower : arrays, shape (2, c)
-        Verified interval of the value (``lower`` = 0 where not computed).
-    violators : int array, shape (v, 2)
-        ``(sign row, chamber)`` of the blocks with ``value > threshold``, by decreasing value.
-    violator_values : array, shape (v,)
-    directions : array, shape (v, d)
-        :math:`\Pi(\gamma g)/\|\Pi(\gamma g)\|` of the violators in the original coordinates.
-    iterations : int32 array, shape (2, c)
-        NNLS outer iterations (rows added) per block.
-    seconds : dict
-        ``gradients``, ``kernel``, ``fallback``, ``collect``, ``total``.
-    """
-
-    threshold: float
-    bound: np.ndarray
-    status: np.ndarray
-    value: np.ndarray
-    upper: np.ndarray
-    lower: np.ndarray
-    violators: np.ndarray
-    violator_values: np.ndarray
-    directions: np.ndarray
-    iterations: np.ndarray
-    seconds: dict = field(default_factory=dict)
-
-    @property
-    def counts(self) -> dict:
-        """Chambers priced (``priced`` = ``chambers``) and screened, blocks inside / below /
-        projected / failed / pruned, violating blocks."""
-        st = self.status
-        return {
-            "priced": int(st.shape[1]),
-            "chambers": int(st.shape[1]),
-            "screened": int(np.count_nonzero(st[0] == SCREENED)),
-            "inside": int(np.count_nonzero(st == INSIDE)),
-            "below": int(np.count_nonzero(st == BELOW)),
-            "projected": int(np.count_nonzero(st == PROJECTED)),
-            "failed": int(np.count_nonzero(self.iterations < 0)),
-            "pruned": int(np.count_nonzero(st == PRUNED)),
-            "violators": int(self.violators.shape[0]),
-        }
-
-    @property
-    def max_value(self) -> float:
-        """Largest exact violator value, else the largest verified upper bound (all values
-        ``<= threshold``): a valid upper bound on the chunk's M(λ) in both cases."""
-        if self.violator_values.size:
-            return float(self.violator_values[0])
-        return float(self.upper.max(initial=0.0))
-
-    @property
-    def argmax(self) -> tuple[int, int] | None:
-        """(sign row, chamber) of the largest violator (None if there is none)."""
-        if self.violators.shape[0] == 0:
-            return None
-        return int(self.violators[0, 0]), int(self.violators[0, 1])
-
-    @property
-    def max_error(self) -> float:
-        """Largest verified error ``max(upper - value, value - lower)`` over the finished blocks
-        (INSIDE / PROJECTED); 0 when there are none."""
-        fin = (self.status == INSIDE) | (self.status == PROJECTED)
-        if not fin.any():
-            return 0.0
-        v, up, lo = self.value[fin], self.upper[fin], self.lower[fin]
-        return float(np.max(np.maximum(up - v, v - lo)))
-
-
-@dataclass(frozen=True)
-class PassPrice:
-    """Aggregate of a pricing pass over many chunks (:func:`price_all`).
-
-    Attributes
-    ----------
-    threshold : float
-    counts : dict
-        Sums of :attr:`ChunkPrice.counts` (``priced``: chambers priced in the pass).
-    violators : int array, shape (v, 2)
-        ``(sign row, global chamber index)`` by decreasing value (the chamber index counts the
-        chambers of the pass in order; with ``top_k`` only the k largest are kept).
-    violator_values : array, shape (v,)
-    directions : array, shape (v, d)
-    max_upper : float
-        Largest verified upper bound over all blocks priced: ``>= M(λ)`` over the pass.
-    max_error : float
-        Largest verified error of a finished block (NaN when priced without witnesses).
-    seconds : dict
-        Per phase, summed over chunks: ``chunks`` (waiting for the chunk source, e.g. a
-        streaming enumerator), ``gradients``, ``kernel``, ``fallback``, ``collect``, ``total``
-        (wall time of the whole pass).
-    patterns : bool array, shape (n, v)
-        Pattern columns of the violators' chambers (a streamed chamber is gone after its chunk).
-    witnesses : array, shape (v, d) or None
-        Their witnesses (None when the chunks had none).
-    """
-
-    threshold: float
-    counts: dict
-    violators: np.ndarray
-    violator_values: np.ndarray
-    directions: np.ndarray
-    max_upper: float
-    max_error: float
-    seconds: dict
-    patterns: np.ndarray | None = None
-    witnesses: np.ndarray | None = None
-
-    @property
-    def max_value(self) -> float:
-        """Exact M(λ) over the pass when some block exceeds the threshold, else the verified
-        upper bound ``max_upper`` (``<= threshold``); always a valid ``m̄ >= M(λ)``."""
-        if self.violator_values.size:
-            return float(self.violator_values[0])
-        return float(self.max_upper)
 
 
 # ==================================================================================================
