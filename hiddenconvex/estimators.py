@@ -143,7 +143,10 @@ class _ConvexReLU(BaseEstimator):
                                   max_exact=self.max_exact)
         res: Result = solve(X, y, self.beta, loss=loss, patterns=pats, bias=bool(self.bias),
                             solver=self.solver, tol=self.tol, seed=seed, certify=self.certify,
-                            max_chambers=self.max_chambers)
+                            max_chambers=self.max_chambers, bound="enumerate")
+        # bound="enumerate": certificate_ over the chambers when they are affordable (a fit stays
+        # a fit, not a minute of search); hiddenconvex.solve(..., bound="search") gives the
+        # anytime bound where they are not
         self.result_ = res
         self.network_ = res.network()
         self.objective_ = res.objective
