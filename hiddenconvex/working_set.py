@@ -61,6 +61,9 @@ DEFAULT_SEED_GATES = 300
 #: every solver reaches it in few iterations; the lower bound of those rounds stays valid.
 COARSE_TOL = 1e-6
 COARSE_UNTIL = 1e-2
+#: A working-set block counts as in use (not dropped) above max(ACTIVE_BLOCK_TOL, this × the
+#: solve's tolerance) times the largest block: coarse solves leave inactive blocks at ~τ.
+DROP_FACTOR = 100.0
 #: Chambers per pricing chunk (bool n × chunk: 10 MB at n = 150).
 DEFAULT_CHUNK = 65_536
 #: Directions (unit vectors) closer than this are one column: violating chambers that share a
@@ -368,7 +371,10 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         norms = np.linalg.norm(sol.weights.W, axis=1)
         p = ws.size
         top = float(norms.max(initial=0.0))
-        active = (np.maximum(norms[:p], norms[p:]) > ACTIVE_BLOCK_TOL * top) if top > 0 else \
+        # an interior-point solve at tolerance τ leaves inactive blocks at ~τ relative, not 0: a
+        # block counts as in use above max(ACTIVE_BLOCK_TOL, DROP_FACTOR·τ) of the largest one
+        in_use = max(ACTIVE_BLOCK_TOL, DROP_FACTOR * sol.tol)
+        active = (np.maximum(norms[:p], norms[p:]) > in_use * top) if top > 0 else \
             np.zeros(p, dtype=bool)
         ws.zero_rounds = np.where(active, 0, ws.zero_rounds + 1)
         lam = sol.dual
