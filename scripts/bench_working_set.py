@@ -46,7 +46,7 @@ def _case(name: str, strategy: str) -> dict:
     from hiddenconvex.experiments.synthetic import teacher_network
     from hiddenconvex.patterns import sample_patterns
 
-    kw: dict = {"strategy": strategy}
+    kw: dict = {"strategy": strategy, "bound": "enumerate"}  # strategies compared, not bounds
     if name.startswith("iris"):
         X, y = _iris()
         beta, loss = 0.1, "squared"
@@ -91,7 +91,11 @@ def _child(name, strategy, queue):
     try:
         queue.put(_case(name, strategy))
     except Exception as exc:  # reported as a row, never a missing one
-        queue.put({"case": name, "strategy": strategy, "error": f"{type(exc).__name__}: {exc}"})
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        queue.put({"case": name, "strategy": strategy,
+                   "error": f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"})
 
 
 def run_case(name: str, strategy: str) -> dict:

@@ -137,7 +137,7 @@ def test_optimal_set_unavailable_reasons():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((30, 4)), rng.standard_normal(30)
     auto = hc.solve(X, y, 0.5, patterns=sample_patterns(X, 50, 0), max_chambers=10,
-                    bound_time_limit=10)
+                    bound_time_limit=2)  # any budget gives a valid bound
     assert auto.certificate.m_source == "search" and auto.lower_bound is not None
     ref = hc.solve(X, y, 0.5, patterns="exact", strategy="full")
     assert ref.certified and auto.lower_bound <= ref.objective + solve_error(ref.solution)
