@@ -64,6 +64,10 @@ COARSE_UNTIL = 1e-2
 #: A working-set block counts as in use (not dropped) above max(ACTIVE_BLOCK_TOL, this × the
 #: solve's tolerance) times the largest block: coarse solves leave inactive blocks at ~τ.
 DROP_FACTOR = 100.0
+#: Default pool of candidates kept from a full pricing pass, in units of max_add: on iris
+#: (β = 0.1, scripts/bench_working_set.py) 20× needed 13 full passes (84 s), 80× 7 (66 s),
+#: 200× 6 (60 s), 500× 6 (59 s).
+POOL_FACTOR = 200
 #: Chambers per pricing chunk (bool n × chunk: 10 MB at n = 150).
 DEFAULT_CHUNK = 65_536
 #: Directions (unit vectors) closer than this are one column: violating chambers that share a
@@ -312,9 +316,9 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     max_add : int
         Most new patterns per round (one per direction, the largest values first).
     pool_size : int, optional
-        Violators kept from each full pricing pass (default ``20 * max_add``); the following
-        rounds price only them (partial pricing, microseconds per pattern) until none of them
-        violates, and only then the whole list again. The last round is always a full pass.
+        Violators kept from each full pricing pass (default ``POOL_FACTOR * max_add``); the
+        following rounds price only them (partial pricing, microseconds per pattern) until none
+        of them violates, and only then the whole list again. The last round is always a full pass.
     drop_after : int
         A pattern both of whose blocks were inactive this many consecutive rounds leaves.
     callback : callable, optional
@@ -334,8 +338,8 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     max_rounds = check_int(max_rounds, "max_rounds", minimum=1)
     max_add = check_int(max_add, "max_add", minimum=1)
     drop_after = check_int(drop_after, "drop_after", minimum=1)
-    pool_size = 20 * max_add if pool_size is None else check_int(pool_size, "pool_size",
-                                                                 minimum=max_add)
+    pool_size = POOL_FACTOR * max_add if pool_size is None else \
+        check_int(pool_size, "pool_size", minimum=max_add)
     if time_limit is not None:
         time_limit = check_positive(time_limit, "time_limit")
     t_start = time.perf_counter()
