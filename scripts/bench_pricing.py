@@ -7,8 +7,8 @@ Part 1, iris 150 x 4 without bias, all 1,080,590 chambers, β = 0.1, squared los
 
 * ``sample300``: λ = y − ŷ of the 300-gate sampled solve (seed 0; M(λ) ≈ 0.229);
 * ``near-opt``: a near-optimal λ, read from ``--lam-opt`` (an ``.npy`` of the certified optimum's
-  dual point, e.g. the prototype's ``/work/proto/pricing/iris_lam_opt.npy``, M(λ) ≈ β), or, when
-  no file is given or found, λ of a ``--opt-gates``-gate sampled solve (then labelled
+  dual point, e.g. ``solve(X, y, 0.1, patterns="exact").solution.dual`` saved with ``np.save``,
+  M(λ) ≈ β), or, when no file is given, λ of a ``--opt-gates``-gate sampled solve (then labelled
   ``sampleN``).
 
 Rows per λ: ``old`` = the previous certificate pass (SciPy NNLS on the flip-facet rows, blocks in
@@ -50,8 +50,6 @@ from hiddenconvex.facets import chamber_facets, facet_rows  # noqa: E402
 from hiddenconvex.objective import Problem  # noqa: E402
 from hiddenconvex.patterns import exact_chambers, sample_patterns  # noqa: E402
 from hiddenconvex.pricing import Pricer, price_all  # noqa: E402
-
-DEFAULT_LAM_OPT = "/work/proto/pricing/iris_lam_opt.npy"
 
 
 def timed(f, *a, **k):
@@ -101,7 +99,7 @@ def iris_rows(args, rows):
     prob = Problem.create(X, y, beta)
     sol = solve_convex(prob, method="sample", n_samples=300, seed=0, certify=False)
     lams = {"sample300": y - sol.yhat}
-    path = args.lam_opt or (DEFAULT_LAM_OPT if os.path.exists(DEFAULT_LAM_OPT) else None)
+    path = args.lam_opt
     if path and os.path.exists(path):
         lams["near-opt"] = np.load(path)
     else:
