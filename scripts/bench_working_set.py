@@ -95,7 +95,8 @@ def _child(name, strategy, queue):
 
         where = traceback.extract_tb(exc.__traceback__)[-1]
         queue.put({"case": name, "strategy": strategy,
-                   "error": f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"})
+                   "error": f"{type(exc).__name__}: {exc} "
+                            f"({Path(where.filename).resolve().relative_to(ROOT)}:{where.lineno})"})
 
 
 def run_case(name: str, strategy: str) -> dict:
