@@ -94,9 +94,10 @@ def _child(name, strategy, queue):
         import traceback
 
         where = traceback.extract_tb(exc.__traceback__)[-1]
+        path = Path(where.filename).resolve()
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
         queue.put({"case": name, "strategy": strategy,
-                   "error": f"{type(exc).__name__}: {exc} "
-                            f"({Path(where.filename).resolve().relative_to(ROOT)}:{where.lineno})"})
+                   "error": f"{type(exc).__name__}: {exc} ({shown}:{where.lineno})"})
 
 
 def run_case(name: str, strategy: str) -> dict:
