@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import Result, add_bias, solve
-from .convex_solution import ACTIVE_BLOCK_TOL
 from .errors import InputError, check_int
 from .objective import Problem
 from .patterns import Patterns, enumerate_patterns
@@ -51,12 +50,10 @@ def default_betas(beta_max: float, num: int = DEFAULT_NUM_BETAS,
 def _active_patterns(result: Result) -> Patterns | None:
     """The patterns of the active blocks of ``result`` (the next β's first working set)."""
     sol = result.solution
-    norms = np.linalg.norm(sol.weights.W, axis=1)
-    top = float(norms.max(initial=0.0))
-    if top == 0:
+    act = sol.active_blocks()
+    if act.size == 0:
         return None
-    p = sol.patterns.p
-    act = np.flatnonzero(np.maximum(norms[:p], norms[p:]) > ACTIVE_BLOCK_TOL * top)
+    act = np.unique(act % sol.patterns.p)
     return sol.patterns.subset(act)
 
 

@@ -227,11 +227,12 @@ class _WorkingSet:
         return len(self.keys)
 
     def add(self, D: np.ndarray, W: np.ndarray) -> int:
-        new = []
+        new, new_keys, seen = [], [], set(self.index)
         for k, key in enumerate(_keys(D)):
-            if key not in self.index and D[:, k].any():  # the zero pattern has zero fit
-                self.index[key] = -1
+            if key not in seen and D[:, k].any():  # the zero pattern has zero fit
+                seen.add(key)
                 new.append(k)
+                new_keys.append(key)
         if not new:
             return 0
         Dn, Wn = np.asfortranarray(D[:, new]), W[new]
@@ -242,7 +243,7 @@ class _WorkingSet:
         self.W = np.concatenate([self.W, Wn])
         self.F = np.concatenate([self.F, Fn], axis=1)
         self.zero_rounds = np.concatenate([self.zero_rounds, np.zeros(len(new), np.int64)])
-        self.keys += [_keys(Dn[:, [k]])[0] for k in range(len(new))]
+        self.keys += new_keys
         self.index = {key: i for i, key in enumerate(self.keys)}
         return len(new)
 
@@ -372,14 +373,11 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
                             max_iters=max_iters, certify=False, options=options)
         t1 = time.perf_counter()
         solve_s += t1 - t0
-        norms = np.linalg.norm(sol.weights.W, axis=1)
         p = ws.size
-        top = float(norms.max(initial=0.0))
         # an interior-point solve at tolerance τ leaves inactive blocks at ~τ relative, not 0: a
         # block counts as in use above max(ACTIVE_BLOCK_TOL, DROP_FACTOR·τ) of the largest one
-        in_use = max(ACTIVE_BLOCK_TOL, DROP_FACTOR * sol.tol)
-        active = (np.maximum(norms[:p], norms[p:]) > in_use * top) if top > 0 else \
-            np.zeros(p, dtype=bool)
+        active = np.zeros(p, dtype=bool)
+        active[sol.active_blocks(max(ACTIVE_BLOCK_TOL, DROP_FACTOR * sol.tol)) % p] = True
         ws.zero_rounds = np.where(active, 0, ws.zero_rounds + 1)
         lam = sol.dual
         kind, added = "full", 0
@@ -417,7 +415,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
             mask = np.zeros(ws.size, dtype=bool)
             mask[:p] = stale
             dropped = ws.drop(mask)
-        rec = Round(r, p, int((norms > ACTIVE_BLOCK_TOL * top).sum()) if top > 0 else 0,
+        rec = Round(r, p, int(sol.active_blocks().size),
                     float(sol.objective.total), kind,
                     passed.max_upper if kind == "full" else math.nan, float(best_lb),
                     int(passed.counts.get("violators", passed.violator_values.size)), added,
