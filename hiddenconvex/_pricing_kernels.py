@@ -511,3 +511,28 @@ def _price_kernel_py(Xl, D, rep, At, rn, W, thr, err_g, c_up, c_lo, c_dot2, tol_
 
 _kernel_seq = njit(cache=True)(_price_kernel_py)
 _kernel_par = njit(cache=True, parallel=True)(_price_kernel_py)
+
+
+@njit(cache=True)
+def _shift_norms(Xd, D, h, shift, fp):
+    """Per column k of the bool chunk D (n, c): ``shift[k] = ||sum_{i: D_ik} Xd[i]||`` (Xd (n, d)
+    the rows x_i (λ_i - λ_ref,i)) and the fingerprint ``fp[k] = sum_{i: D_ik} h[i] mod 2^32`` of
+    the column (h (n,) uint32 weights). Floating point as written; the caller adds the rounding
+    bound (:meth:`hiddenconvex.pricing.Pricer.stored_bounds`)."""
+    n, c = D.shape
+    d = Xd.shape[1]
+    g = np.empty(d)
+    for k in range(c):
+        for j in range(d):
+            g[j] = 0.0
+        acc = np.uint64(0)
+        for i in range(n):
+            if D[i, k]:
+                acc += np.uint64(h[i])
+                for j in range(d):
+                    g[j] += Xd[i, j]
+        s = 0.0
+        for j in range(d):
+            s += g[j] * g[j]
+        shift[k] = math.sqrt(s)
+        fp[k] = np.uint32(acc & np.uint64(0xFFFFFFFF))

@@ -19,6 +19,7 @@ __all__ = [
     "PRUNED",
     "SCREENED",
     "STATUS_NAMES",
+    "ChamberBounds",
     "ChunkPrice",
     "PassPrice",
 ]
@@ -32,8 +33,8 @@ FAILED = 4  # iteration limit inside the kernel (never seen in tests); SciPy fal
 PRUNED = 5  # top-k mode: value <= the k-th best found so far (may still exceed threshold)
 STATUS_NAMES = ("screened", "inside", "below", "projected", "failed", "pruned")
 
-_COUNT_KEYS = ("priced", "chambers", "screened", "inside", "below", "projected", "failed",
-               "pruned", "violators")
+_COUNT_KEYS = ("priced", "chambers", "reused", "screened", "inside", "below", "projected",
+               "failed", "pruned", "violators")
 
 
 # ==================================================================================================
@@ -84,12 +85,13 @@ class ChunkPrice:
 
     @property
     def counts(self) -> dict:
-        """Chambers priced (``priced`` = ``chambers``) and screened, blocks inside / below /
-        projected / failed / pruned, violating blocks."""
+        """Chambers priced (``priced`` = ``chambers``; ``reused`` = 0) and screened, blocks
+        inside / below / projected / failed / pruned, violating blocks."""
         st = self.status
         return {
             "priced": int(st.shape[1]),
             "chambers": int(st.shape[1]),
+            "reused": 0,  # a chunk projects every chamber it is given (see price_all)
             "screened": int(np.count_nonzero(st[0] == SCREENED)),
             "inside": int(np.count_nonzero(st == INSIDE)),
             "below": int(np.count_nonzero(st == BELOW)),
@@ -163,6 +165,7 @@ class PassPrice:
     seconds: dict
     patterns: np.ndarray | None = None
     witnesses: np.ndarray | None = None
+    bounds: ChamberBounds | None = None
 
     @property
     def max_value(self) -> float:
@@ -171,3 +174,33 @@ class PassPrice:
         if self.violator_values.size:
             return float(self.violator_values[0])
         return float(self.max_upper)
+
+
+@dataclass(frozen=True)
+class ChamberBounds:
+    r"""Verified upper bounds on every chamber's value at one dual point, in the list's order.
+
+    ``upper[k] >= max_γ v_{k,γ}(λ_ref)`` for the k-th chamber of a pass (the pass that recorded
+    them). A later pass at λ uses :math:`v_k(\lambda) \le v_k(\lambda_{ref}) +
+    \|X^T D_k (\lambda - \lambda_{ref})\|` (Π_C is 1-Lipschitz) and projects only the chambers
+    this bound does not prove below the threshold (:func:`hiddenconvex.pricing.price_all`,
+    ``reference``). ``fingerprints`` (a 32-bit weighted sum of each chamber's pattern bits)
+    check that the list is read in the same order; a chamber whose fingerprint differs is
+    projected.
+
+    Attributes
+    ----------
+    lam : array, shape (n,)
+        λ_ref.
+    upper : float32 array, shape (N,)
+        The bounds, rounded up to float32 (half the memory of float64).
+    fingerprints : uint32 array, shape (N,)
+    """
+
+    lam: np.ndarray
+    upper: np.ndarray
+    fingerprints: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.upper.nbytes + self.fingerprints.nbytes + self.lam.nbytes)

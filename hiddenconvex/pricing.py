@@ -60,12 +60,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numba
 import numpy as np
 
 from ._linalg import _svd_rank, pow2_scaled
-from ._pricing_kernels import _EPS, _U, _gamma, _kernel_par, _kernel_seq
+from ._pricing_kernels import _EPS, _U, _gamma, _kernel_par, _kernel_seq, _shift_norms
 from ._pricing_results import (
     _COUNT_KEYS,
     BELOW,
@@ -75,6 +76,7 @@ from ._pricing_results import (
     PRUNED,
     SCREENED,
     STATUS_NAMES,
+    ChamberBounds,
     ChunkPrice,
     PassPrice,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "PRUNED",
     "SCREENED",
     "STATUS_NAMES",
+    "ChamberBounds",
     "ChunkPrice",
     "PassPrice",
     "Pricer",
@@ -98,6 +101,8 @@ __all__ = [
 
 #: chambers per chunk when a whole pattern matrix is priced
 DEFAULT_CHUNK = 1 << 16
+#: seed of the fingerprint weights of :class:`ChamberBounds` (any fixed value)
+_FINGERPRINT_SEED = 0x5EED
 
 
 # ==================================================================================================
@@ -315,6 +320,46 @@ class Pricer:
             direc[s, k] = u / nu if nu > 0 else 0.0
 
 
+def _fingerprint_weights(n: int) -> np.ndarray:
+    return np.random.default_rng(_FINGERPRINT_SEED).integers(1, 2**32, size=n, dtype=np.uint32)
+
+
+def _shift_bounds(pricer: Pricer, delta: np.ndarray, D: np.ndarray, h: np.ndarray):
+    r"""(shift (c,), fingerprints (c,)): ``shift[k] >= ||X^T D_k δ||`` for the exact product, δ
+    the exact difference of the two dual points whose float difference is ``delta``.
+
+    Rounding: each term x_ij δ_i and the sum over at most n rows err componentwise by at most
+    γ_{n+1} (|X|^T|δ|)_j, and ``delta`` itself by u|δ|, so the computed g_k is within
+    γ_{n+2}·‖|X|^T|δ|‖ of the exact one; its norm (d terms) errs by γ_{d+2} relative. The bound
+    adds both (and one more γ for evaluating them).
+    """
+    Xd = np.ascontiguousarray(pricer.X * delta[:, None])
+    c = D.shape[1]
+    shift = np.empty(c)
+    fp = np.empty(c, dtype=np.uint32)
+    _shift_norms(Xd, np.asfortranarray(D), h, shift, fp)
+    err = float(np.linalg.norm(np.abs(pricer.X).T @ np.abs(delta)))
+    g = _gamma(pricer.n + pricer.d + 8)
+    shift = shift * (1.0 + _gamma(pricer.d + 2)) + err * _gamma(pricer.n + 2) * (1.0 + g)
+    return shift * (1.0 + g), fp
+
+
+def _fingerprints(D: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """The :class:`ChamberBounds` fingerprint of each column of D (no shift computed)."""
+    c = D.shape[1]
+    fp = np.empty(c, dtype=np.uint32)
+    _shift_norms(np.zeros((D.shape[0], 0)), np.asfortranarray(D), h, np.empty(c), fp)
+    return fp
+
+
+def _round_up32(x: np.ndarray) -> np.ndarray:
+    """float32 values >= x (x finite, >= 0)."""
+    y = x.astype(np.float32)
+    low = y.astype(np.float64) < x
+    y[low] = np.nextafter(y[low], np.float32(np.inf))
+    return y
+
+
 def _scale_down(x: float, e: int) -> float:
     """x·2^-e rounded towards zero (a threshold that never becomes larger in scaled units)."""
     if e == 0:
@@ -389,7 +434,8 @@ def iter_chunks(patterns, chunk: int = DEFAULT_CHUNK, *, use_witnesses: bool = T
 
 def price_all(pricer: Pricer, lam, patterns, threshold: float, *, chunk: int = DEFAULT_CHUNK,
               screen: bool = True, use_witnesses: bool = True,
-              top_k: int | None = None) -> PassPrice:
+              top_k: int | None = None, reference: ChamberBounds | None = None,
+              record: bool = False) -> PassPrice:
     """Price every chamber of a pattern source in chunks and aggregate (one pass).
 
     Parameters
@@ -406,6 +452,16 @@ def price_all(pricer: Pricer, lam, patterns, threshold: float, *, chunk: int = D
     top_k : int, optional
         See :meth:`Pricer.price`; the k-th best verified lower bound so far is carried across
         chunks, and only the k largest violators are kept.
+    reference : ChamberBounds, optional
+        Bounds recorded by an earlier pass over the same list (same order) at λ_ref: a chamber
+        with ``upper_k + ||X^T D_k (λ - λ_ref)|| <= threshold`` (verified, see
+        :class:`ChamberBounds`) is a proven non-violator and is not projected (count
+        ``reused``); the others are priced as usual. Every value, M(λ) and the violators are
+        the same as without it; only blocks at or below the threshold are skipped. A list of
+        another length is an InputError.
+    record : bool
+        Return the per-chamber bounds of this pass in ``PassPrice.bounds`` (12 bytes per chamber),
+        for the next pass's ``reference``.
 
     Returns
     -------
@@ -419,6 +475,11 @@ def price_all(pricer: Pricer, lam, patterns, threshold: float, *, chunk: int = D
     max_up, max_err = 0.0, 0.0
     sec = {"chunks": 0.0, "gradients": 0.0, "kernel": 0.0, "fallback": 0.0, "collect": 0.0}
     offset = 0
+    lam = check_vector(lam, pricer.n, "lam")
+    h = _fingerprint_weights(pricer.n) if (record or reference is not None) else None
+    delta = None if reference is None else lam - reference.lam
+    rec_up, rec_fp = [], []
+    sec["reuse"] = 0.0
     source = iter(iter_chunks(patterns, chunk, use_witnesses=use_witnesses))
     while True:
         t0 = time.perf_counter()
@@ -430,15 +491,48 @@ def price_all(pricer: Pricer, lam, patterns, threshold: float, *, chunk: int = D
         sec["chunks"] += time.perf_counter() - t0
         have_w = have_w and W is not None
         floor = float(best_low[-top_k]) if top_k and best_low.size >= top_k else 0.0
-        res = pricer.price(lam, D, threshold, W, screen=screen, top_k=top_k, floor=floor)
+        proj = None  # the chambers of this chunk that are projected (None: all)
+        if reference is not None and D.dtype == bool and D.ndim == 2 and D.shape[0] == pricer.n:
+            c = D.shape[1]  # (a malformed chunk goes to Pricer.price, which names the problem)
+            t1 = time.perf_counter()
+            if offset + c > reference.upper.size:
+                raise InputError(f"the reference bounds cover {reference.upper.size} chambers "
+                                 "but the list is longer: record them on the same list")
+            shift, fp = _shift_bounds(pricer, delta, D, h)
+            carried = reference.upper[offset:offset + c].astype(np.float64) + shift
+            carried *= 1.0 + 2 * _EPS  # the addition's rounding
+            proj = np.flatnonzero((carried > threshold) |
+                                  (fp != reference.fingerprints[offset:offset + c]))
+            counts["reused"] += c - proj.size
+            counts["priced"] += c - proj.size
+            counts["chambers"] += c - proj.size
+            reused = np.ones(c, dtype=bool)
+            reused[proj] = False
+            max_up = max(max_up, float(carried[reused].max(initial=0.0)))  # each <= threshold
+            sec["reuse"] += time.perf_counter() - t1
+        Dp = D if proj is None else D[:, proj]
+        Wp = W if W is None or proj is None else np.asarray(W)[proj]
+        res = pricer.price(lam, Dp, threshold, Wp, screen=screen, top_k=top_k, floor=floor)
         for key, v in res.counts.items():
             counts[key] += v
         for key in sec:
             sec[key] += res.seconds.get(key, 0.0)
+        if record:
+            up = res.upper.max(axis=0, initial=0.0)
+            if proj is not None:  # carried bounds for the reused chambers, new ones elsewhere
+                carried[proj] = up
+                up = carried
+            else:
+                fp = _fingerprints(D, h)
+            rec_up.append(_round_up32(up))
+            rec_fp.append(fp)
         if res.violators.size:
             vk = res.violators[:, 1]
+            lows = res.lower[res.violators[:, 0], vk] if top_k else None
+            if proj is not None:  # back to the chunk's column numbers
+                vk = proj[vk]
+                res = replace(res, violators=np.column_stack([res.violators[:, 0], vk]))
             if top_k:
-                lows = res.lower[res.violators[:, 0], vk]
                 best_low = np.sort(np.concatenate([best_low, lows]))[-top_k:]
             viol.append(res.violators + np.array([0, offset]))
             vals.append(res.violator_values)
@@ -463,9 +557,14 @@ def price_all(pricer: Pricer, lam, patterns, threshold: float, *, chunk: int = D
     else:
         V, vv, Dd = np.zeros((0, 2), np.int64), np.zeros(0), np.zeros((0, pricer.d))
         C, Wv = np.zeros((pricer.n, 0), bool), (np.zeros((0, pricer.d)) if have_w else None)
+    bounds = None
+    if record:
+        bounds = ChamberBounds(lam.copy(), np.concatenate(rec_up) if rec_up else
+                               np.zeros(0, np.float32),
+                               np.concatenate(rec_fp) if rec_fp else np.zeros(0, np.uint32))
     sec["total"] = time.perf_counter() - t_pass
     return PassPrice(float(threshold), counts, V, vv, Dd, max_up,
-                     max_err if have_w else float("nan"), sec, C, Wv)
+                     max_err if have_w else float("nan"), sec, C, Wv, bounds)
 
 
 def _keep_best(viol, vals, dirs, cols, wits, k):

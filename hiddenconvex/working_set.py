@@ -32,13 +32,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ._arrangement import cover_bound
 from .certificate import Certificate, _best_scale, certify_with_bound
 from .convex_solution import ACTIVE_BLOCK_TOL, ConvexSolution
 from .errors import InputError, check_int, check_positive
 from .facets import chamber_facets
 from .objective import Problem
 from .patterns import Patterns
-from .pricing import PassPrice, Pricer, price_all
+from .pricing import ChamberBounds, PassPrice, Pricer, price_all
 from .solvers import DEFAULT_SOLVER
 
 __all__ = ["ChamberSource", "Round", "WorkingSetInfo", "solve_working_set", "price_list",
@@ -73,6 +74,11 @@ DEFAULT_CHUNK = 65_536
 #: Directions (unit vectors) closer than this are one column: violating chambers that share a
 #: face project onto the same direction and would add the same neuron twice.
 DIRECTION_DEDUP = 1e-6
+#: A full pass keeps a verified bound per chamber (12 bytes: float32 bound, uint32 fingerprint,
+#: :class:`hiddenconvex.pricing.ChamberBounds`) for lists of at most this many patterns (Cover's
+#: bound for a stream; 1.2 GB at the limit): the next full pass projects only the chambers whose
+#: bound, carried to the new λ, does not prove them below the threshold.
+REUSE_MAX_CHAMBERS = 100_000_000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,16 +136,20 @@ class ChamberSource:
 
 
 def price_list(pricer, lam, source: ChamberSource, threshold: float, *,
-               keep: int | None = None) -> PassPrice:
+               keep: int | None = None, reference: ChamberBounds | None = None,
+               record: bool = False) -> PassPrice:
     r"""Price every pattern of ``source`` at ``lam``; keep the ``keep`` largest violators
     (:func:`hiddenconvex.pricing.price_all` over the source's chunks).
 
     ``max_upper`` is a verified upper bound on :math:`M(\lambda)` over the whole list (the exact
     value up to the pricing's verified interval when a violator exists, else ≤ ``threshold``);
     with ``keep`` the pricer stops blocks that provably cannot enter the top ``keep`` early (the
-    kept ones, and M, stay exact; the violator count becomes a lower bound).
+    kept ones, and M, stay exact; the violator count becomes a lower bound). ``reference`` and
+    ``record``: per-chamber bounds of an earlier pass over the same list, which spare the
+    projection of every chamber they prove below the threshold (:class:`ChamberBounds`).
     """
-    return price_all(pricer, lam, source.chunks(), threshold, top_k=keep)
+    return price_all(pricer, lam, source.chunks(), threshold, top_k=keep, reference=reference,
+                     record=record)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,6 +304,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
                       options: dict | None = None, certify_tol: float = 1e-6,
                       max_rounds: int = 200, time_limit: float | None = None,
                       max_add: int = 100, pool_size: int | None = None, drop_after: int = 3,
+                      reuse_bounds: bool = True,
                       callback: Callable[[Round], None] | None = None,
                       ) -> tuple[ConvexSolution, WorkingSetInfo]:
     r"""Solve the program over the list ``source`` by column generation (module docstring).
@@ -322,6 +333,10 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         of them violates, and only then the whole list again. The last round is always a full pass.
     drop_after : int
         A pattern both of whose blocks were inactive this many consecutive rounds leaves.
+    reuse_bounds : bool
+        Keep each full pass's verified per-chamber bounds (12 bytes per pattern, for lists of at
+        most :data:`REUSE_MAX_CHAMBERS`); the next full pass projects only the patterns they do
+        not prove below the threshold. The results are the same; ``False`` saves the memory.
     callback : callable, optional
         Called with each :class:`Round` (progress bars live at the edge, not here).
 
@@ -365,6 +380,18 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
     # options, and the certificate always comes from a solve at the caller's tolerance
     coarse = tol is None and not options
     pool: PassPrice | None = first  # the last full pass's violators, priced first
+    size = source.count if source.count is not None else \
+        (cover_bound(X) if source.complete else None)
+    record = bool(reuse_bounds) and size is not None and size <= REUSE_MAX_CHAMBERS
+    bounds = None  # the last full pass's per-chamber bounds (reuse_bounds)
+
+    def full_pass(lam):
+        nonlocal bounds
+        out = price_list(pricer, lam, source, threshold, keep=pool_size, reference=bounds,
+                         record=record)
+        bounds = out.bounds if record else None
+        return out
+
     for r in range(max_rounds):
         t0 = time.perf_counter()
         program = ConvexProgram(problem, ws.patterns(), facets=ws.F, max_chambers=0)
@@ -389,7 +416,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
                 added = ws.add(passed.patterns[:, pick], passed.witnesses[pick])
             kind = "pool" if added else "full"
         if kind == "full":  # every pattern of the list: the certificate (or the next pool)
-            passed = price_list(pricer, lam, source, threshold, keep=pool_size)
+            passed = full_pass(lam)
             pricing_s += passed.seconds["total"]
             lb = _list_bound(problem, lam, passed.max_upper)
             dual_source = sol.dual_source
@@ -398,7 +425,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
                     passed.max_upper <= beta * (1 + 100 * certify_tol):
                 # nearly feasible: the solver's multiplier is dual feasible to the solver
                 # tolerance and may certify where −∇ℓ(ŷ) (error ~ sqrt(gap)) does not
-                alt = price_list(pricer, sol.solver_dual, source, threshold, keep=pool_size)
+                alt = full_pass(sol.solver_dual)
                 pricing_s += alt.seconds["total"]
                 alt_lb = _list_bound(problem, sol.solver_dual, alt.max_upper)
                 if alt.violator_values.size == 0 or alt_lb > lb:
@@ -448,7 +475,7 @@ def solve_working_set(problem: Problem, source: ChamberSource, *,
         status = "round_limit"
     if status != "converged":
         if best is None:  # only pool passes so far: price the whole list once for the bound
-            passed = price_list(pricer, sol.dual, source, threshold, keep=pool_size)
+            passed = full_pass(sol.dual)
             pricing_s += passed.seconds["total"]
             best_lb = _list_bound(problem, sol.dual, passed.max_upper)
             best = (sol.dual, passed, sol.dual_source)

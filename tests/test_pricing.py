@@ -490,3 +490,72 @@ def test_iteration_limit_falls_back_to_scipy():
     assert np.all(np.abs(res.value - ref.value)[fb] <= 1e-9 * gn[fb])
     assert np.all(res.lower[fb] == 0) and np.all(res.value[fb] <= res.upper[fb])
     np.testing.assert_array_equal(res.value[~fb], ref.value[~fb])
+
+
+# --------------------------------------------------------------------------------------------------
+# reuse of the per-chamber bounds of an earlier pass (ChamberBounds)
+
+
+def _exact_max_per_chamber(X, lam, ch):
+    """max_γ v_{k,γ} for every chamber, from an independent SciPy NNLS (upper bounds to its
+    tolerance) -- the values the recorded bounds must dominate."""
+    vals = scipy_block_correlations(X, lam, ch.D)
+    return np.maximum(vals[:ch.p], vals[ch.p:])
+
+
+@pytest.mark.parametrize("step", [1e-3, 0.05, 1.0])
+def test_reference_bounds_same_pass(step):
+    """A pass that reuses the bounds of a pass at another λ finds exactly the violators and
+    values of a fresh pass; its recorded bounds dominate every chamber's exact value."""
+    rng = np.random.default_rng(31)
+    X = rng.normal(size=(40, 3))
+    ch = exact_chambers(X)
+    pr = Pricer(X)
+    lam0 = rng.normal(size=40)
+    thr = float(np.quantile(_exact_max_per_chamber(X, lam0, ch), 0.9))
+    first = price_all(pr, lam0, ch, thr, chunk=97, record=True)
+    assert first.bounds.upper.shape == (ch.p,) and first.bounds.upper.dtype == np.float32
+    lam1 = lam0 + step * rng.normal(size=40) * np.linalg.norm(lam0) / np.sqrt(40)
+    fresh = price_all(pr, lam1, ch, thr, chunk=97)
+    for chunk in (97, ch.p):
+        again = price_all(pr, lam1, ch, thr, chunk=chunk, reference=first.bounds, record=True)
+        np.testing.assert_array_equal(again.violators, fresh.violators)
+        np.testing.assert_array_equal(again.violator_values, fresh.violator_values)
+        np.testing.assert_array_equal(again.patterns, fresh.patterns)
+        assert again.counts["priced"] == ch.p
+        # every chamber's exact value is below its recorded (carried or new) bound; SciPy's NNLS
+        # stops at its own tolerance (an upper bound, ~1e-9 relative, test_iris_* above)
+        exact = _exact_max_per_chamber(X, lam1, ch)
+        slack = 1e-9 * max(1.0, float(exact.max()))
+        assert np.all(exact <= again.bounds.upper.astype(float) + slack)
+        assert again.max_upper >= float(exact.max()) - slack
+        if again.violator_values.size == 0:
+            assert again.max_upper <= thr
+    if step <= 1e-3:
+        assert again.counts["reused"] > ch.p // 2  # a small move reuses most bounds
+    # top-k with a reference: the same k best
+    top = price_all(pr, lam1, ch, thr, top_k=5, reference=first.bounds)
+    np.testing.assert_array_equal(top.violator_values, fresh.violator_values[:5])
+
+
+def test_reference_bounds_other_order_and_length():
+    """Bounds recorded on a list in another order are not trusted (fingerprints): the pass still
+    equals a fresh one; a longer list than the recorded one is an InputError."""
+    rng = np.random.default_rng(32)
+    X = rng.normal(size=(30, 3))
+    ch = exact_chambers(X)
+    pr = Pricer(X)
+    lam = rng.normal(size=30)
+    thr = float(np.quantile(_exact_max_per_chamber(X, lam, ch), 0.8))
+    perm = rng.permutation(ch.p)
+    shuffled = price_all(pr, lam, ch.D[:, perm], thr, record=True)
+    fresh = price_all(pr, lam, ch, thr)
+    again = price_all(pr, lam, ch, thr, reference=shuffled.bounds)
+    np.testing.assert_array_equal(again.violators, fresh.violators)
+    np.testing.assert_array_equal(again.violator_values, fresh.violator_values)
+    # reused only where the permutation left the chamber in place (same fingerprint; two distinct
+    # patterns share a 32-bit fingerprint with probability ~2^-32 each, p = a few hundred here)
+    assert again.counts["reused"] <= int(np.count_nonzero(perm == np.arange(ch.p)))
+    short = price_all(pr, lam, ch.D[:, :10], thr, record=True)
+    with pytest.raises(InputError, match="reference bounds cover 10 chambers"):
+        price_all(pr, lam, ch, thr, reference=short.bounds)

@@ -133,6 +133,30 @@ def test_streamed_source_equals_the_in_memory_list():
     assert abs(a.objective.total - b.objective.total) <= solve_error(a) + solve_error(b)
 
 
+def test_reused_bounds_change_nothing_but_the_work():
+    """reuse_bounds (per-chamber bounds carried between full passes) gives the same rounds, the
+    same violators and the same optimum as pricing every chamber again, with fewer projections."""
+    data = load_dataset("teacher_2d")
+    prob = Problem.create(data.X, data.y, 0.2)
+    runs = {}
+    for reuse in (True, False):
+        runs[reuse] = solve_working_set(prob, ChamberSource.all_chambers(data.X, chunk=50),
+                                        max_add=5, reuse_bounds=reuse)
+    (a, ia), (b, ib) = runs[True], runs[False]
+    assert ia.status == ib.status == "converged"
+    assert [(r.pricing, r.violators, r.added, r.dropped) for r in ia.rounds] == \
+        [(r.pricing, r.violators, r.added, r.dropped) for r in ib.rounds]
+    for ra, rb in zip(ia.rounds, ib.rounds, strict=True):
+        if ra.pricing == "full" and ra.violators:  # M is the exact largest violator's bound
+            assert ra.M == rb.M
+    assert a.objective.total == b.objective.total
+    full = [r for r in ia.rounds if r.pricing == "full"]
+    assert sum(r.counts["reused"] for r in full) > 0
+    assert all(r.counts.get("reused", 0) == 0 for r in ib.rounds)
+    # without violators M is only bounded: by a carried bound or a new one, both below β(1+tol)
+    assert a.certificate.certified and b.certificate.certified
+
+
 def test_budget_ends_with_a_valid_lower_bound():
     """One round: not converged, but the lower bound from the priced λ is valid (below the full
     optimum) and reported, with the reason."""
