@@ -54,9 +54,11 @@ __all__ = ["STRATEGIES", "BOUNDS", "Result", "solve", "add_bias"]
 
 #: How the convex program is solved: ``full`` = one program on the whole pattern list;
 #: ``working-set`` = column generation with exact pricing of the whole list
-#: (:mod:`~hiddenconvex.working_set`); ``auto`` = working-set for a streamed chamber list or a
-#: list of more than :data:`~hiddenconvex.working_set.AUTO_WORKING_SET_PATTERNS` patterns, else
-#: full. Both solve the same program: same optimum, certificate and optimal set.
+#: (:mod:`~hiddenconvex.working_set`); ``auto`` = working-set for a streamed chamber list, a
+#: list of more than :data:`~hiddenconvex.working_set.AUTO_WORKING_SET_PATTERNS` patterns, or a
+#: sampled list certified by the search bound (then the search's violating chambers join the
+#: list: *search columns*), else full. On the same list both solve the same program: same
+#: optimum, certificate and optimal set.
 STRATEGIES = ("auto", "full", "working-set")
 
 #: How the certificate bounds M(λ) over all chambers: ``enumerate`` (exact over the chambers),
@@ -352,7 +354,12 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
         pattern list.
     strategy : {"auto", "full", "working-set"}
         ``full``: one program on the whole list; ``working-set``: column generation over it
-        (:func:`~hiddenconvex.working_set.solve_working_set`); see :data:`STRATEGIES`. With
+        (:func:`~hiddenconvex.working_set.solve_working_set`); see :data:`STRATEGIES`. A
+        working-set solve of a list that is not every chamber and whose certificate is the
+        search bound first spends up to half of ``bound_time_limit`` in short searches at the
+        current λ: each violating chamber they find (outside the list) joins the list and the
+        working set, which is re-solved (at most :data:`SEARCH_COLUMN_ROUNDS` rounds; JSON
+        ``ws_search_rounds``, ``ws_search_columns``); the returned ``patterns`` include them. With
         ``patterns="auto"`` and a strategy other than ``full``, every chamber is used (streamed,
         never held in memory) when Cover's bound is at most
         :data:`~hiddenconvex.working_set.AUTO_STREAM_CHAMBERS`.
@@ -429,7 +436,8 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
         found = None if streamed else enumerate_patterns(problem.X, method=patterns,
                                                          n_samples=n_samples, seed=seed)
     if strategy == "auto":
-        strategy = "working-set" if streamed or found.p > AUTO_WORKING_SET_PATTERNS else "full"
+        strategy = "working-set" if streamed or found.p > AUTO_WORKING_SET_PATTERNS or \
+            _search_columns_apply(problem.X, found, bound, certify, max_chambers) else "full"
     t1 = time.perf_counter()
     if strategy == "working-set":
         return _solve_working_set(problem, found, chambers, t0, t1, bias=bias, solver=solver,
@@ -512,18 +520,104 @@ def _solve_working_set(problem: Problem, found: Patterns | None, chambers: Patte
         sol = replace(sol, certificate=cert)
     elif not certify:
         sol = replace(sol, certificate=None)
+    budget = bound_time_limit
+    columns = {}
+    if certify and not source.complete and _search_columns_apply(problem.X, found, bound, certify,
+                                                                 max_chambers):
+        # the list is not every chamber and they cannot be enumerated: a short search at λ finds
+        # violating chambers outside the list; they enter the list and the working set
+        found, sol, info, columns = _search_columns(
+            problem, found, sol, info, budget / 2, certify_tol, seed,
+            lambda src, seed_patterns: solve_working_set(
+                problem, src, solver=solver, tol=tol, max_iters=max_iters, options=options,
+                certify_tol=certify_tol, **{**opts, "seed_patterns": seed_patterns}))
+        budget = max(budget - columns["ws_search_seconds"], budget / 2)
+        if columns["ws_search_rounds"]:  # the certificate of the new list, as above
+            alt = sol.solver_dual if sol.solver_dual is not sol.dual else None
+            cert = certify_point(problem, sol.yhat, sol.objective, found, lam=sol.dual,
+                                 solver_dual=alt, tol=certify_tol, chambers=full,
+                                 max_chambers=max_chambers)
+            sol = replace(sol, certificate=cert)
     t2 = time.perf_counter()
     seconds = {"convex_seconds": t2 - t1, **{f"ws_{k}_seconds": v
-                                              for k, v in info.seconds.items()}}
+                                              for k, v in info.seconds.items()}, **columns}
     if timed_patterns:
         seconds = {"patterns_seconds": t1 - t0, **seconds}
     searched = None
     if certify:
-        sol, searched = _bound(problem, sol, bound, bound_time_limit, certify_tol, seed, seconds)
+        sol, searched = _bound(problem, sol, bound, budget, certify_tol, seed, seconds)
     return Result(problem, found if found is not None else sol.patterns, full, sol,
                   strategy="working-set", bias=bias, seconds=seconds, warnings=tuple(warnings),
                   solver=solver, optimal_set_options=optimal_set_options,
                   working_set=info, search=searched)
+
+
+#: Search-column rounds of a working-set solve whose certificate is a search bound (a list that
+#: is not every chamber, chambers not enumerable): at most this many short searches, each
+#: adding at most this many violating chambers to the list before the working set is re-solved.
+SEARCH_COLUMN_ROUNDS = 10
+SEARCH_COLUMNS_PER_ROUND = 100
+
+
+def _search_columns_apply(X, found, bound: str, certify: bool, max_chambers) -> bool:
+    """Whether the certificate of a solve over ``found`` will be the search bound: a sampled
+    list whose chambers are not enumerated (Cover's bound above ``max_chambers``)."""
+    if not certify or bound == "enumerate" or found is None or found.complete:
+        return False
+    if bound == "search":
+        return True
+    from ._arrangement import cover_bound
+
+    return max_chambers is not None and cover_bound(X) > max_chambers
+
+
+def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float, tol: float,
+                    seed: int, resolve):
+    """Rounds of (short search at λ → its violating chambers join the list → working-set
+    re-solve, seeded with the previous working set) within ``budget`` seconds of search.
+
+    Returns (list, solution, WorkingSetInfo with the rounds of every re-solve, record)."""
+    from .bounds import upper_bound
+    from .working_set import ChamberSource
+
+    t0 = time.perf_counter()
+    search_s, rounds, added = 0.0, 0, 0
+    keys = {np.packbits(found.D[:, k]).tobytes() for k in range(found.p)}
+    while rounds < SEARCH_COLUMN_ROUNDS:
+        left = budget - search_s
+        if left <= 0:
+            break
+        ts = time.perf_counter()
+        res = upper_bound(problem.X, sol.dual, time_limit=min(left, max(budget / 5, 1.0)),
+                          target=problem.beta * (1.0 + tol), seed=seed + rounds,
+                          max_violators=SEARCH_COLUMNS_PER_ROUND)
+        search_s += time.perf_counter() - ts
+        new = []
+        for v in res.violations:
+            key = np.packbits(v.pattern).tobytes()
+            if key not in keys:
+                keys.add(key)
+                new.append(v)
+        if not new:
+            break
+        rounds += 1
+        added += len(new)
+        D = np.column_stack([v.pattern for v in new])
+        W = np.stack([v.witness for v in new])
+        found = Patterns(D=np.concatenate([found.D, D], axis=1),
+                         witnesses=np.concatenate([found.witnesses, W]), method=found.method,
+                         complete=False, rank=found.rank, pattern_set=found.pattern_set,
+                         n_samples=found.n_samples, seed=found.seed)
+        ws = sol.patterns
+        start = Patterns(D=np.concatenate([ws.D, D], axis=1),
+                         witnesses=np.concatenate([ws.witnesses, W]), method="working-set",
+                         complete=False, rank=found.rank, pattern_set=found.pattern_set)
+        sol, more = resolve(ChamberSource.from_patterns(found), start)
+        info = replace(more, rounds=info.rounds + more.rounds,
+                       seconds={k: info.seconds.get(k, 0.0) + v for k, v in more.seconds.items()})
+    return found, sol, info, {"ws_search_rounds": rounds, "ws_search_columns": added,
+                              "ws_search_seconds": search_s,
+                              "ws_search_solve_seconds": time.perf_counter() - t0 - search_s}
 
 
 def _bound(problem: Problem, sol, bound: str, time_limit: float, tol: float, seed: int,

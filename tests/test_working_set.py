@@ -189,6 +189,34 @@ def test_sampled_list_optimum_over_the_list():
     assert res.certificate is not None  # certify() over all chambers, as for the full strategy
 
 
+def test_search_columns_close_the_gap_of_a_poor_sample():
+    """bound="search" on a poor sampled list: the search's violating chambers enter the working
+    set until none is found; the optimum then equals the exact one over all chambers (which the
+    list did not contain at the start) and the search bound is valid against it."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 4))
+    y = np.maximum(X @ rng.normal(size=4), 0) - np.maximum(X @ rng.normal(size=4), 0)
+    exact = solve_convex(Problem.create(X, y, 0.1), exact_chambers(X))
+    pats = sample_patterns(X, 20, seed=0)
+    plain = hc.solve(X, y, 0.1, patterns=pats, strategy="full", bound="search",
+                     bound_time_limit=10)
+    res = hc.solve(X, y, 0.1, patterns=pats, strategy="working-set", bound="search",
+                   bound_time_limit=10)
+    rec = res.to_dict()
+    err = solve_error(exact) + solve_error(res.solution)
+    assert rec["ws_search_columns"] > 0 and rec["ws_search_rounds"] >= 1
+    assert res.patterns.p == pats.p + rec["ws_search_columns"]
+    ch = exact_chambers(X)
+    chambers = {np.packbits(ch.D[:, k]).tobytes() for k in range(ch.p)}
+    added = res.patterns.D[:, pats.p:]
+    assert all(np.packbits(added[:, k]).tobytes() in chambers for k in range(added.shape[1]))
+    assert plain.objective > exact.objective.total + err  # the sample alone misses the optimum
+    assert abs(res.objective - exact.objective.total) <= err
+    for r in (plain, res):  # both lower bounds are valid
+        assert r.lower_bound <= exact.objective.total + err
+    assert res.relative_gap < plain.relative_gap
+
+
 def test_solve_front_door_streams_exact():
     data = load_dataset("teacher_2d")
     res = hc.solve(data.X, data.y, 0.2, patterns="exact", strategy="working-set")
