@@ -356,10 +356,11 @@ def solve(X, y=None, beta=None, loss=DEFAULT_LOSS, *, patterns="auto", strategy:
         ``full``: one program on the whole list; ``working-set``: column generation over it
         (:func:`~hiddenconvex.working_set.solve_working_set`); see :data:`STRATEGIES`. A
         working-set solve of a list that is not every chamber and whose certificate is the
-        search bound first spends up to half of ``bound_time_limit`` in short searches at the
-        current λ: each violating chamber they find (outside the list) joins the list and the
-        working set, which is re-solved (at most :data:`SEARCH_COLUMN_ROUNDS` rounds; JSON
-        ``ws_search_rounds``, ``ws_search_columns``); the returned ``patterns`` include them. With
+        search bound first spends up to half of ``bound_time_limit`` (no round starts later) in
+        short searches at the current λ: each violating chamber they find (outside the list)
+        joins the list and the working set, which is re-solved (at most
+        :data:`SEARCH_COLUMN_ROUNDS` rounds; JSON ``ws_search_rounds``, ``ws_search_columns``);
+        the returned ``patterns`` include them. With
         ``patterns="auto"`` and a strategy other than ``full``, every chamber is used (streamed,
         never held in memory) when Cover's bound is at most
         :data:`~hiddenconvex.working_set.AUTO_STREAM_CHAMBERS`.
@@ -531,7 +532,8 @@ def _solve_working_set(problem: Problem, found: Patterns | None, chambers: Patte
             lambda src, seed_patterns: solve_working_set(
                 problem, src, solver=solver, tol=tol, max_iters=max_iters, options=options,
                 certify_tol=certify_tol, **{**opts, "seed_patterns": seed_patterns}))
-        budget = max(budget - columns["ws_search_seconds"], budget / 2)
+        budget = max(budget - columns["ws_search_seconds"] - columns["ws_search_solve_seconds"],
+                     budget / 2)
         if columns["ws_search_rounds"]:  # the certificate of the new list, as above
             alt = sol.solver_dual if sol.solver_dual is not sol.dual else None
             cert = certify_point(problem, sol.yhat, sol.objective, found, lam=sol.dual,
@@ -574,7 +576,8 @@ def _search_columns_apply(X, found, bound: str, certify: bool, max_chambers) -> 
 def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float, tol: float,
                     seed: int, resolve):
     """Rounds of (short search at λ → its violating chambers join the list → working-set
-    re-solve, seeded with the previous working set) within ``budget`` seconds of search.
+    re-solve, seeded with the previous working set); no round starts after ``budget`` seconds
+    (searches and re-solves).
 
     Returns (list, solution, WorkingSetInfo with the rounds of every re-solve, record)."""
     from .bounds import upper_bound
@@ -584,7 +587,7 @@ def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float,
     search_s, rounds, added = 0.0, 0, 0
     keys = {np.packbits(found.D[:, k]).tobytes() for k in range(found.p)}
     while rounds < SEARCH_COLUMN_ROUNDS:
-        left = budget - search_s
+        left = budget - (time.perf_counter() - t0)  # searches and re-solves count
         if left <= 0:
             break
         ts = time.perf_counter()

@@ -21,7 +21,9 @@ all lines, then a global dedupe): the extreme-ray method (:func:`extreme_ray_cha
 from __future__ import annotations
 
 import itertools
+import math
 import tracemalloc
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +38,10 @@ from oracles import (
 )
 from oracles import cover_count as oracle_cover
 
-from hiddenconvex import InputError, Patterns
+from hiddenconvex import InputError, Patterns, SolverError
 from hiddenconvex import _canonical_rays as cr
 from hiddenconvex._arrangement import _finish_chambers, _reduce
+from hiddenconvex._chamber_fingerprints import _fingerprints
 from hiddenconvex._extreme_rays import _essential_chambers
 from hiddenconvex._linalg import pow2_scaled
 from hiddenconvex.patterns import count_chambers, exact_chambers, iter_chambers
@@ -418,14 +421,223 @@ def test_iris_memory_is_bounded_by_the_chunk():
     assert peak < 6 * per_chunk + (8 << 20), f"peak {peak / 1e6:.1f} MB"
 
 
+def iris_bias(rows=slice(None)) -> np.ndarray:
+    """Rows of iris (data/iris.csv, standardized features) with a ones column: (m, 5)."""
+    X = load("iris.csv")[rows]
+    return np.column_stack([X, np.ones(len(X))])
+
+
+#: iris + bias has 39,346,636 chambers: the count of the global dedupe of every candidate sign
+#: vector at every line (``count_chambers_dedupe``, a selection independent of the canonical
+#: test; it agreed with ``count_chambers`` in a 20-minute run) — pinned here so that the slow test
+#: below needs only the stream.
+IRIS_BIAS_CHAMBERS = 39_346_636
+
+
+def fingerprint_table(n: int, seed: int = 2024) -> np.ndarray:
+    """(⌈n/8⌉, 256) uint64: entry (b, v) is the sum mod 2^64 of random odd words of the rows
+    whose bits are set in byte b = v of ``np.packbits`` (big-endian bits) of a pattern column."""
+    words = np.random.default_rng(seed).integers(0, 2**63, size=n, dtype=np.uint64) * 2 + 1
+    nb = (n + 7) // 8
+    T = np.zeros((nb, 256), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            b, bit = divmod(j, 8)
+            T[b, np.flatnonzero(np.arange(256) & (0x80 >> bit))] += words[j]
+    return T
+
+
+def column_fingerprints(D: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """64-bit linear fingerprints of the columns of D (n, c): Σ_j D[j, k]·word_j mod 2^64."""
+    P = np.packbits(np.ascontiguousarray(D.T), axis=1)  # (c, ⌈n/8⌉)
+    out = np.zeros(P.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(P.shape[1]):
+            out += T[b, P[:, b]]
+    return out
+
+
 @pytest.mark.slow
 def test_iris_with_bias_counts_agree():
-    """iris with a ones column: canonical count = global dedupe of all candidates (minutes)."""
-    X = load("iris.csv")
-    X = np.column_stack([X, np.ones(len(X))])
-    c1 = count_chambers(X)
-    c2 = cr.count_chambers_dedupe(X)
-    assert c1 == c2 and c1 <= oracle_cover(149, 5)
+    """iris with a ones column (150 x 5, rank 5): all 39,346,636 chambers once (about 3 minutes).
+
+    The public stream, consumed chunk by chunk. References: the count of the global dedupe of all
+    candidates (pinned, :data:`IRIS_BIAS_CHAMBERS`) and Cover's bound; no column twice and the
+    set closed under negation (no zero rows), both by 64-bit linear fingerprints held for every
+    chamber (8 bytes each, 315 MB; two distinct columns collide with probability 2^-64, a pair
+    among 3.9e7 with about 4e-5, and the words are seeded: the check is deterministic); every
+    nonzero witness verified with the promised margin; a zero witness only for a chamber whose
+    largest margin is certified below the verification margin (:func:`margin_upper_bound`), and
+    rarely."""
+    X = iris_bias()
+    n = X.shape[0]
+    T = fingerprint_table(n)
+    fps, zero_cols = [], []
+    nonzero = 0
+    for D, W in iter_chambers(X, chunk=65536):
+        fps.append(column_fingerprints(D, T))
+        z = ~np.any(W != 0, axis=1)
+        if z.any():
+            zero_cols.append(D[:, z].copy())
+        check_witnesses(X, D[:, ~z], W[~z])
+        nonzero += int(np.count_nonzero(~z))
+    fp = np.concatenate(fps)
+    del fps
+    p = fp.size
+    assert p == IRIS_BIAS_CHAMBERS <= oracle_cover(149, 5)
+    fp.sort()
+    assert not np.any(fp[1:] == fp[:-1]), "a chamber was streamed twice"
+    with np.errstate(over="ignore"):
+        ones = column_fingerprints(np.ones((n, 1), dtype=bool), T)[0]  # fingerprint of all rows
+        neg = ones - fp  # fingerprints of the negated columns (iris has no zero rows)
+    neg.sort()
+    assert np.array_equal(neg, fp), "the chamber set is not closed under negation"
+    del neg, fp
+    Z = np.concatenate(zero_cols, axis=1) if zero_cols else np.zeros((n, 0), bool)
+    assert Z.shape[1] <= 1e-5 * p  # the fallback without a witness is rare (30 today)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for k in range(Z.shape[1]):
+        A = np.where(Z[:, k], 1.0, -1.0)[:, None] * Xn
+        assert margin_upper_bound(A) <= no_witness_bound(X.shape[1])
+
+
+@pytest.mark.slow
+def test_iris_with_bias_subset_equals_the_candidate_dedupe():
+    """64 random rows of iris + bias (63 distinct hyperplanes, rank 5; about 1.2 M chambers,
+    about a minute): the stream's chambers are, as a set, those of the other design — every
+    candidate at every line, deduplicated globally (128-bit fingerprints of the pairs {K, −K},
+    ``cr.fingerprints(candidates=True)``) — each pair streamed exactly twice (K and −K once
+    each); every nonzero witness verified, a zero one only where no witness exists."""
+    rows = np.sort(np.random.default_rng(0).choice(150, 64, replace=False))
+    X = iris_bias(rows)
+    ctx = cr._Context(X, None)
+    red = ctx.red
+    first = np.array([np.flatnonzero(red.rep == h)[0] for h in range(ctx.L)])
+    hflip = red.orient[first] < 0
+    st = {}
+    got = []
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for D, W in cr.iter_chambers(X, chunk=1 << 16, stats=st, thin="zero"):
+        z = ~np.any(W != 0, axis=1)
+        check_witnesses(X, D[:, ~z], W[~z])
+        for k in np.flatnonzero(z):
+            A = np.where(D[:, k], 1.0, -1.0)[:, None] * Xn
+            assert margin_upper_bound(A) <= no_witness_bound(X.shape[1])
+        hs = np.ascontiguousarray(D[first].T) ^ hflip  # hyperplane signs (c, L)
+        got.append(_fingerprints(ctx, hs))
+    pair = [("a", "<u8"), ("b", "<u8")]
+    got = np.concatenate(got).view(pair).ravel()
+    u, counts = np.unique(got, return_counts=True)
+    assert np.all(counts == 2), "a chamber (or its negation) was streamed twice or not at all"
+    ref = np.unique(np.concatenate(list(cr.fingerprints(X, candidates=True))).view(pair).ravel())
+    assert np.array_equal(u, ref), "the stream and the candidate dedupe differ"
+    assert got.size == count_chambers(X) <= oracle_cover(ctx.L, 5)
+    assert st["repairs"] > 0  # the witness fallback was exercised
+    assert st["no_witness"] <= 1e-5 * got.size
+
+
+# --------------------------------------------------------------------------------------------------
+# thin chambers: data concurrent up to ~1e-13 (iris with a bias column)
+
+
+#: Six rows of iris (data/iris.csv) whose hyperplanes (x_j, 1)^⊥ in R^5 are concurrent up to
+#: ~1e-13: some of their chambers are ~3e-13 thin, with a near-ray witness that fails the check
+#: and a max-margin LP point (HiGHS, absolute tolerance 1e-10) that fails it too, so the stream
+#: raised SolverError ("too thin for a double-precision witness") before its LP was refined.
+#: Found among the 1,823 chambers of iris + bias whose near-ray witness failed.
+IRIS_THIN_ROWS = [0, 4, 9, 28, 41, 137]
+
+#: Eight rows of iris with chambers that have no witness with the margin 32·d·eps: one ~1e-14
+#: thin, one with no double-precision interior point at all (margin bound ~2e-16).
+IRIS_NO_WITNESS_ROWS = [0, 28, 43, 4, 31, 21, 49, 1]
+
+
+def exactly_inside(X, D, W) -> bool:
+    """Is every witness strictly inside its chamber in exact rational arithmetic on the floats of
+    X and W (s_j x_j^T u > 0 on every nonzero row, no rounding anywhere)?"""
+    Xf = [[Fraction(float(v)) for v in row] for row in X]
+    for k in range(D.shape[1]):
+        u = [Fraction(float(v)) for v in W[k]]
+        for j, row in enumerate(Xf):
+            if any(row):
+                val = sum((a * b for a, b in zip(row, u, strict=True)), Fraction(0))
+                if val == 0 or (val > 0) != bool(D[j, k]):
+                    return False
+    return True
+
+
+def margin_upper_bound(A) -> float:
+    """An upper bound on the largest margin max_{‖u‖=1} min_j a_j^T u of the rows of A (m, d),
+    independent of the package: for any y ≥ 0 with Σ y = 1 and any unit u,
+    min_j a_j^T u ≤ Σ_j y_j a_j^T u ≤ ‖Σ_j y_j a_j‖ (the dual of the max-margin problem: the
+    distance of conv{a_j} from 0). y from SciPy's NNLS (the simplex constraint as an extra row),
+    the norm evaluated in exact rational arithmetic."""
+    from scipy.optimize import nnls
+
+    m, d = A.shape
+    y, _ = nnls(np.vstack([A.T, np.ones((1, m))]), np.r_[np.zeros(d), 1.0], maxiter=100 * m)
+    yf = [Fraction(float(v)) for v in y]
+    total = sum(yf, Fraction(0))
+    p = [sum((yf[j] * Fraction(float(A[j, c])) for j in range(m)), Fraction(0)) / total
+         for c in range(d)]
+    return math.sqrt(float(sum((x * x for x in p), Fraction(0))))
+
+
+def no_witness_bound(d: int) -> float:
+    """Largest margin bound (:func:`margin_upper_bound`, on the test's unit rows) a chamber without
+    a witness may have: the stream's verification margin 32·d·eps plus the rounding that
+    separates its check from the exact margin on these rows — the check's float dot products,
+    γ_d ≤ (d + 1)·eps for unit vectors, and the two roundings of the unit rows (the package's
+    and numpy's, each ≤ (d/2 + 2)·eps relative) — so a chamber whose exact margin exceeds it
+    would have had a witness that passes the check (the refined LP resolves margins to ~1e-16)."""
+    return (32.0 * d + (d + 1) + (d + 4)) * EPS
+
+
+def test_thin_iris_chambers_get_verified_witnesses():
+    """Six near-concurrent iris rows with a bias, plus a duplicate and an anti-parallel multiple
+    (8 rows, 6 hyperplanes, rank 5): the stream raised SolverError; now every chamber has a
+    witness, exactly inside (rational arithmetic). The set is exactly the chambers: the 62
+    streamed sign vectors are distinct and each is realized by its witness, and no arrangement
+    of 6 hyperplanes in R^5 has more than Cover's 62 (= Zaslavsky's count here). The brute-force
+    LP oracle finds only 60 of them: its feasibility LP (HiGHS) misses the two thinnest."""
+    base = iris_bias(IRIS_THIN_ROWS)
+    X = np.vstack([base, base[:1], -2.0 * base[2:3]])
+    D, W, _, st = collect(X)  # thin="raise": it would raise for a chamber without a witness
+    assert st["repairs"] > 0 and st["no_witness"] == 0  # the fallback was needed, and found one
+    check_witnesses(X, D, W)
+    assert exactly_inside(X, D, W)
+    cols = packed_columns(D)
+    assert np.unique(cols).size == cols.size, "a chamber was streamed twice"
+    assert D.shape[1] == oracle_cover(6, 5) == zaslavsky_count(X) == count_chambers(X)
+    streamed = {D[:, k].tobytes() for k in range(D.shape[1])}
+    assert sign_set(brute_chambers(X)) <= streamed
+    Dp = np.concatenate([Dc for Dc, _ in iter_chambers(X, chunk=16)], axis=1)
+    assert {Dp[:, k].tobytes() for k in range(Dp.shape[1])} == streamed
+
+
+def test_chambers_without_a_double_precision_witness_get_the_zero_vector():
+    """Eight near-concurrent iris rows with a bias: a few chambers of the arrangement (as the
+    determinant rule resolves it) are thinner than the verification margin. The public stream
+    lists them with the zero vector as witness — each certified to have no point with the margin
+    (:func:`margin_upper_bound`) — and every other witness is verified; ``thin="raise"`` raises.
+    The stream raised SolverError before its LP was refined."""
+    X = iris_bias(IRIS_NO_WITNESS_ROWS)
+    chunks = list(iter_chambers(X, chunk=64))
+    D = np.concatenate([Dc for Dc, _ in chunks], axis=1)
+    W = np.concatenate([Wc for _, Wc in chunks])
+    zero = ~np.any(W != 0, axis=1)
+    assert 0 < np.count_nonzero(zero) <= 4
+    check_witnesses(X, D[:, ~zero], W[~zero])
+    assert exactly_inside(X, D[:, ~zero], W[~zero])
+    cols = packed_columns(D)
+    assert np.unique(cols).size == cols.size == count_chambers(X) <= oracle_cover(8, 5)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for k in np.flatnonzero(zero):
+        A = np.where(D[:, k], 1.0, -1.0)[:, None] * Xn
+        assert margin_upper_bound(A) <= no_witness_bound(X.shape[1])
+    assert sign_set(brute_chambers(X)) <= {D[:, k].tobytes() for k in range(D.shape[1])}
+    with pytest.raises(SolverError, match="too thin"):
+        collect(X)  # the private stream's default, used by exact_chambers
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ An experiment is declared as data in a TOML file::
     dataset = "spirals"                       # does not set are inherited from [grid]
     method = "sample"
     samples = [200, 2000]
+    options = {train_method = "adam"}         # optional: new values, for this sub-grid only, of
+                                              # options declared in [options]
 
     [options]                                 # passed unchanged to every task call
     train_method = "lbfgs"
@@ -148,7 +150,8 @@ class ExperimentConfig:
         Dask/Ray cluster given by ``address`` the cluster's size decides instead.
     grids : tuple of dict
         The main grid then each ``[[grid.extra]]``, every key of :data:`GRID_KEYS` resolved to a
-        tuple of validated values.
+        tuple of validated values; an extra grid with an ``options`` table also has the key
+        ``"options"`` (a dict overriding :attr:`options` for its runs).
     options : dict
         Passed unchanged to every task call (merged into ``params``).
     source : str
@@ -311,14 +314,6 @@ def parse_config(
     extras = grid.get("extra", [])
     if not isinstance(extras, list) or not all(isinstance(e, Mapping) for e in extras):
         fail("grid.extra", "must be an array of tables ([[grid.extra]])")
-    for i, extra in enumerate(extras):
-        where = f"grid.extra[{i}]"
-        _unknown_keys(extra, GRID_KEYS, where, fail)
-        if not extra:
-            fail(where, "empty table (set at least one grid key)")
-        grids.append({k: (_grid_values(extra[k], k, f"{where}.{k}", fail)
-                          if k in extra else main[k]) for k in GRID_KEYS})
-
     options = data.get("options", {})
     if not isinstance(options, Mapping):
         fail("options", f"must be a table, got {_tname(options)}")
@@ -329,6 +324,17 @@ def parse_config(
         if key in reserved:
             fail(f"options.{key}", "clashes with a grid parameter or result column name")
         _check_option_value(value, f"options.{key}", fail)
+
+    for i, extra in enumerate(extras):
+        where = f"grid.extra[{i}]"
+        _unknown_keys(extra, (*GRID_KEYS, "options"), where, fail)
+        if not extra:
+            fail(where, "empty table (set at least one grid key)")
+        sub = {k: (_grid_values(extra[k], k, f"{where}.{k}", fail)
+                   if k in extra else main[k]) for k in GRID_KEYS}
+        if "options" in extra:
+            sub["options"] = _extra_options(extra["options"], options, f"{where}.options", fail)
+        grids.append(sub)
 
     check = _dataset_checker(validate_dataset)
     seen: set[str] = set()
@@ -457,6 +463,19 @@ def _check_option_value(value, where: str, fail) -> None:
     fail(where, f"unsupported value type {_tname(value)} (dates/times are not allowed)")
 
 
+def _extra_options(value, options: Mapping, where: str, fail) -> dict:
+    """The ``options`` table of an extra grid: new values of options declared in [options]
+    (an option only some runs have would be a column the others lack)."""
+    if not isinstance(value, Mapping):
+        fail(where, f"must be a table, got {_tname(value)}")
+    for key, v in value.items():
+        if key not in options:
+            fail(f"{where}.{key}", "not declared in [options]; declare it there with the value "
+                 "the other runs use")
+        _check_option_value(v, f"{where}.{key}", fail)
+    return dict(value)
+
+
 def _dataset_checker(validate_dataset):
     if validate_dataset is not None:
         if not callable(validate_dataset):
@@ -498,7 +517,8 @@ def expand_grid(config: ExperimentConfig) -> list[Run]:
 
     The main grid first, then each extra grid; within a grid the Cartesian product in the order
     of :data:`PARAM_COLUMNS` with the values in config order, the seed varying fastest. For
-    ``method="exact"`` the number of samples is irrelevant and set to 0. Runs with the same
+    ``method="exact"`` the number of samples is irrelevant and set to 0. The options are those of
+    ``[options]``, updated by the extra grid's own ``options`` table. Runs with the same
     ``run_id`` (duplicates across grids) appear once, at their first position.
     """
     runs: list[Run] = []
@@ -509,6 +529,7 @@ def expand_grid(config: ExperimentConfig) -> list[Run]:
             if params["method"] == "exact":
                 params["samples"] = 0
             params.update(config.options)
+            params.update(grid.get("options", {}))
             for seed in grid["seeds"]:
                 rid = run_id(params, seed)
                 if rid in seen:
