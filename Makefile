@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DATA   ?= data/default.csv
 BETA   ?= 0.1
 
-.PHONY: help venv run test test-slow lint experiments tables figures bench stability clean
+.PHONY: help venv run test test-slow lint experiments experiments-real tables figures bench stability clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: $(STAMP)  ## ruff
 
 experiments: $(STAMP)  ## the default experiment grid -> results/experiments/runs.csv (resumable; FORCE=1 recomputes)
 	$(PY) scripts/run_batch.py scripts/configs/default.toml $(if $(FORCE),--force)
+
+experiments-real: $(STAMP)  ## real datasets x beta/beta_max -> results/experiments/real.csv (under 30 min on 2 cores; resumable; FORCE=1 recomputes)
+	$(PY) scripts/run_batch.py scripts/configs/real.toml --task hiddenconvex.experiments.real:run_real $(if $(FORCE),--force)
 
 tables: $(STAMP)  ## pivot the tidy CSV into summary tables in results/tables/
 	$(PY) scripts/make_tables.py

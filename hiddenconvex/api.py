@@ -591,7 +591,9 @@ def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float,
         if left <= 0:
             break
         ts = time.perf_counter()
-        res = upper_bound(problem.X, sol.dual, time_limit=min(left, max(budget / 5, 1.0)),
+        # short: the search's incumbent heuristic finds the violators; proving the bound is the
+        # final search's job (with the rest of the budget)
+        res = upper_bound(problem.X, sol.dual, time_limit=min(left, max(budget / 50, 1.0)),
                           target=problem.beta * (1.0 + tol), seed=seed + rounds,
                           max_violators=SEARCH_COLUMNS_PER_ROUND)
         search_s += time.perf_counter() - ts

@@ -11,7 +11,12 @@ and ``captions.md`` listing them:
   P_c against the width m, one panel per dataset, one line per β (needs ≥ 2 widths in the CSV);
 * ``gap_vs_beta.png`` — the same gap against β, one line per width (needs ≥ 2 values of β);
 * ``solve_time_vs_patterns.png`` — convex solve time against the number of activation patterns p,
-  one colour per solver, from the solver benchmark CSV if present, else from the runs CSV.
+  one colour per solver, from the solver benchmark CSV if present, else from the runs CSV;
+* ``real_gap_vs_samples.png``, ``real_trained.png`` — from the real-data CSV (``--real``, default
+  ``real.csv`` beside the runs CSV, written by ``make experiments-real``): per dataset, the
+  relative gap of the sampled objective against the number of sampled gates (log-log), and the
+  trained objectives against the certified optimum (or the sampled objective and the certified
+  lower bound, labeled).
 
 The figures are drawn by :mod:`hiddenconvex.experiments.figures`; this script is its command line.
 A missing input file or column prints a note and skips that figure; the others are still made.
@@ -57,20 +62,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default=DEFAULT_RUNS, help=f"tidy runs CSV (default {DEFAULT_RUNS})")
     p.add_argument("--bench", default=DEFAULT_BENCH,
                    help=f"solver benchmark CSV (default {DEFAULT_BENCH})")
+    p.add_argument("--real", default=None,
+                   help="real-data CSV (default: real.csv in the folder of --runs)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
 
     from hiddenconvex.errors import InputError
 
+    real_path = Path(args.real) if args.real else Path(args.runs).with_name("real.csv")
     try:
         runs = _read(Path(args.runs), "runs CSV")
         bench = _read(Path(args.bench), "benchmark CSV")
+        real = _read(real_path, "real-data CSV")
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if runs is None and bench is None:
-        print(f"{PROG}: error: no input CSV ({args.runs}, {args.bench}); run `make experiments`"
-              " (and `make bench`) first", file=sys.stderr)
+    if runs is None and bench is None and real is None:
+        print(f"{PROG}: error: no input CSV ({args.runs}, {args.bench}, {real_path}); run "
+              "`make experiments` (and `make bench`, `make experiments-real`) first",
+              file=sys.stderr)
         return 2
     import matplotlib
 
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    made = write_figures(runs, bench, args.bench, out, note=note)
+    made = write_figures(runs, bench, args.bench, out, note=note, real=real)
     print(f"{PROG}: {len(made)} figure(s) -> " + (", ".join(str(m[0]) for m in made) or "none"))
     return 0
 

@@ -11,7 +11,13 @@ Reads only the stored CSV written by ``scripts/run_batch.py`` (default
   spread over solvers and seeds, fraction certified, m* (min and max), fraction unique, best and
   median relative gap of the trained networks over seeds, fraction of seeds reaching P_c to 1e-4;
 * ``solve_times.{csv,md}`` — median convex solve time per solver (same rows);
-* ``errors.{csv,md}`` — the runs with ``status == "error"`` and their messages.
+* ``errors.{csv,md}`` — the runs with ``status == "error"`` and their messages;
+* ``real.{csv,md}`` — the real-data table (one row per dataset × β/β_max: β_max and how it was
+  obtained, the certified optimum or the sampled objective with its certified lower bound and
+  relative gap, m*, the best trained network and its gap, seconds per phase, status), from the
+  real-data CSV (``--real``, default ``real.csv`` beside the runs CSV, written by
+  ``make experiments-real``); when that CSV does not exist a note says so and the other tables
+  are still written.
 
 Column-driven: a statistic whose source column is absent from the CSV is skipped with a note
 (printed and written under the Markdown table). Statistics use the rows with ``status == "ok"``.
@@ -40,12 +46,14 @@ def note(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("csv", nargs="?", default=DEFAULT_CSV, help=f"tidy CSV (default {DEFAULT_CSV})")
+    p.add_argument("--real", default=None,
+                   help="real-data CSV (default: real.csv in the folder of the runs CSV)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
 
     from hiddenconvex.errors import InputError
     from hiddenconvex.experiments.atomic import ensure_writable_folder
-    from hiddenconvex.experiments.summary import write_tables
+    from hiddenconvex.experiments.summary import write_real_tables, write_tables
     from hiddenconvex.experiments.table import read_table
 
     src = Path(args.csv)
@@ -63,6 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     written = write_tables(df, out, str(src), note=note)
     print(f"{PROG}: {len(df)} runs -> " + ", ".join(str(w) for w in written))
+    real = Path(args.real) if args.real else src.with_name("real.csv")
+    if not real.is_file():
+        note(f"real-data CSV {real} not found: real.csv/real.md not written (run "
+             "`make experiments-real` first)")
+        return 0
+    try:
+        real_df = read_table(real, "real-data CSV")
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}; rerun `make experiments-real` (stored runs are reused) to "
+              "rebuild it", file=sys.stderr)
+        return 2
+    real_written = write_real_tables(real_df, out, str(real))
+    print(f"{PROG}: {len(real_df)} real-data runs -> "
+          + ", ".join(str(w) for w in real_written))
     return 0
 
 

@@ -7,7 +7,11 @@ Each figure is a PNG written atomically, with a title and a caption saying what 
   against β (``gap_vs_beta.png``, one line per width); needs two or more values on the x axis;
 * :func:`solve_time_figure` — convex solve time against the number of activation patterns p,
   one colour per solver, from a solver benchmark CSV if it has the columns, else from the runs
-  CSV (``solve_time_vs_patterns.png``).
+  CSV (``solve_time_vs_patterns.png``);
+* :func:`real_figures` — from the real-data CSV (:mod:`hiddenconvex.experiments.real`): the
+  relative gap of the sampled objective against the number of sampled gates, log-log
+  (``real_gap_vs_samples.png``), and the trained objectives against the certified optimum, or
+  the sampled objective and the certified lower bound (``real_trained.png``).
 
 :func:`write_figures` makes all of them and ``captions.md``. A missing input or column skips
 that figure with a note (the ``note`` callback); the others are still made. matplotlib is
@@ -17,6 +21,7 @@ backend (``scripts/make_figures.py`` uses Agg).
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 from collections.abc import Callable
@@ -277,7 +282,7 @@ def solve_time_figure(runs, bench, bench_path: str, out: Path,
 
 
 def write_figures(runs, bench, bench_path: str, out: Path,
-                  note: Note = _silent) -> list[tuple[Path, str]]:
+                  note: Note = _silent, real=None) -> list[tuple[Path, str]]:
     """Make every figure that the inputs allow, and ``captions.md`` listing them.
 
     Parameters
@@ -290,6 +295,9 @@ def write_figures(runs, bench, bench_path: str, out: Path,
         Existing, writable folder.
     note : callable, optional
         Receives one line per skipped figure.
+    real : pandas.DataFrame, optional
+        The stored real-data CSV (:mod:`hiddenconvex.experiments.real`): adds
+        :func:`real_figures`.
 
     Returns
     -------
@@ -300,10 +308,203 @@ def write_figures(runs, bench, bench_path: str, out: Path,
     if runs is not None:
         made.append(gap_figure(runs, "width", "beta", out, note))
         made.append(gap_figure(runs, "beta", "width", out, note))
-    made.append(solve_time_figure(runs, bench, bench_path, out, note))
+    if runs is not None or bench is not None:
+        made.append(solve_time_figure(runs, bench, bench_path, out, note))
     made = [m for m in made if m is not None]
+    if real is not None:
+        made += real_figures(real, out, note)
     if made:
         lines = ["# Figures", "", "Made by scripts/make_figures.py from the stored CSVs.", ""]
         lines += [f"- `{path.name}`: {caption}" for path, caption in made]
         atomic_write(out / "captions.md", "\n".join(lines) + "\n")
     return made
+
+
+# ----------------------------------------------------------------------------- real-data figures
+
+
+def _real_frames(df):
+    """(main rows, sweep rows) of a real-data CSV with ``label`` and numeric columns."""
+    from .summary import real_label, real_rows
+
+    main = real_rows(df)
+    sweep = _ok_rows(df)
+    if "role" in sweep.columns:
+        sweep = sweep[sweep["role"] == "sweep"].copy()
+    else:
+        sweep = sweep.iloc[0:0].copy()
+    if len(sweep):
+        bias = sweep["bias"] if "bias" in sweep.columns else ["registry"] * len(sweep)
+        dbias = sweep["data_bias"] if "data_bias" in sweep.columns else [None] * len(sweep)
+        sweep["label"] = [real_label(a, b, c) for a, b, c in zip(sweep["dataset"], bias, dbias,
+                                                                 strict=True)]
+    for frame in (main, sweep):
+        for col in ("beta", "beta_value", "objective", "lower_bound", "n_patterns", "samples",
+                    "best_train_objective"):
+            if col in frame.columns:
+                frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    return main, sweep
+
+
+def _reference(main_rows, sweep_rows):
+    """(value, kind) of the reference of one dataset × β: the certified optimum of a certified
+    row, else the best certified lower bound of any row; (nan, "") without either."""
+    certified = [r for r in main_rows if _true(r.get("certified"))]
+    if certified:
+        return float(certified[0]["objective"]), "certified optimum"
+    bounds = [float(r["lower_bound"]) for r in [*main_rows, *sweep_rows]
+              if r.get("lower_bound") is not None and np.isfinite(_num(r.get("lower_bound")))]
+    if bounds:
+        return max(bounds), "best lower bound"
+    return math.nan, ""
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _true(v) -> bool:
+    return v is True or (isinstance(v, str) and v.strip().lower() == "true") or (
+        isinstance(v, int | float | np.bool_) and not isinstance(v, float) and bool(v)) or (
+        isinstance(v, float) and v == 1.0)
+
+
+def real_gap_figure(df, out: Path, note: Note = _silent,
+                    beta_rtol: float = 1e-9) -> tuple[Path, str] | None:
+    """Relative gap of the sampled objective P_S against the number of sampled gates (log-log),
+    one panel per dataset, one line per β/β_max: the gap to the certified optimum where a main
+    row is certified, else to the best certified lower bound (the panel title says which).
+
+    Points: the sweep rows (``role == "sweep"``) and the sampled main rows. A point whose β
+    differs from its reference row's by more than ``beta_rtol`` (a β_max estimate that differed
+    between runs) is left out with a note.
+    """
+    name = "real_gap_vs_samples.png"
+    if "role" not in df.columns:
+        note(f"{name} skipped: the CSV has no 'role' column (not a real-data CSV)")
+        return None
+    main, sweep = _real_frames(df)
+    main_ok = main[main["status"].isin(("ok", "time_limit", "round_limit", "stalled"))]
+    panels = []
+    for label in dict.fromkeys([*sweep.get("label", []), *main_ok["label"]]):
+        lines = []
+        for ratio in sorted(set(main_ok.loc[main_ok["label"] == label, "beta"])):
+            mrows = main_ok[(main_ok["label"] == label) & (main_ok["beta"] == ratio)]
+            srows = sweep[(sweep["label"] == label) & (sweep["beta"] == ratio)] if len(sweep) \
+                else sweep
+            ref, kind = _reference(mrows.to_dict("records"), srows.to_dict("records"))
+            if not np.isfinite(ref):
+                continue
+            beta_ref = float(mrows["beta_value"].iloc[0])
+            # (gates, P_S, β): the sweep rows and the main rows solved on sampled gates
+            sampled = [r for r in mrows.to_dict("records") if not _true(r.get("enumerable"))]
+            pts = [(float(r["samples"]), float(r["objective"]), float(r["beta_value"]))
+                   for r in [*srows.to_dict("records"), *sampled]]
+            bad = [p for p in pts if abs(p[2] - beta_ref) > beta_rtol * abs(beta_ref)]
+            if bad:
+                note(f"{name}: {label}, β/β_max={ratio:g}: {len(bad)} point(s) with another β "
+                     "than the reference row left out")
+            pts = sorted(p for p in pts if p not in bad and np.isfinite(p[1]))
+            if pts:
+                lines.append((ratio, kind, ref, pts))
+        if lines:
+            panels.append((label, lines))
+    if not panels:
+        note(f"{name} skipped: no dataset has sampled objectives and a reference value")
+        return None
+    fig, axes = _new_figure(len(panels))
+    for ax, (label, lines) in zip(axes, panels, strict=True):
+        kinds = set()
+        for i, (ratio, kind, ref, pts) in enumerate(lines):
+            xs = np.array([p[0] for p in pts])
+            gap = (np.array([p[1] for p in pts]) - ref) / abs(ref)
+            kinds.add(kind)
+            ax.plot(xs, np.maximum(np.abs(gap), GAP_FLOOR), "-o", ms=4, color=f"C{i % 10}",
+                    label=f"β/β_max={ratio:g} (to {kind})")
+            neg = gap < 0
+            if neg.any():
+                ax.scatter(xs[neg], np.maximum(np.abs(gap[neg]), GAP_FLOOR), marker="x",
+                           color="red", s=40, zorder=5)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _actual_ticks(ax, [p[0] for *_, pts in lines for p in pts])
+        ax.set_xlabel("sampled gates")
+        ax.set_ylabel("(P_S − reference)/|reference|")
+        ax.set_title(f"{label}: gap to {' / '.join(sorted(kinds))}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    caption = (
+        "Relative gap (P_S − reference)/|reference| of the convex program over the patterns of "
+        "the first k seeded Gaussian gates (the gate lists are nested), against k, log-log; one "
+        "panel per dataset. Reference: the certified optimum P_c over all chambers where the "
+        "arrangement is enumerable, else the best certified lower bound (anytime search), so "
+        "there the curve is an upper bound on the true gap and levels off at the bound's own "
+        f"gap. Gaps below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}; red crosses: P_S below the "
+        "reference (rounding at the solver's tolerance).")
+    path = out / name
+    _finish(fig, "Sampled patterns vs the optimum over all chambers", caption, path)
+    return path, caption
+
+
+def real_trained_figure(df, out: Path, note: Note = _silent) -> tuple[Path, str] | None:
+    """Trained objectives against the certified optimum (or the sampled objective P_S with the
+    certified lower bound), per dataset, against β/β_max; symmetric-log relative scale."""
+    name = "real_trained.png"
+    if "role" not in df.columns or "train_objectives" not in df.columns:
+        note(f"{name} skipped: the CSV has no 'role'/'train_objectives' columns")
+        return None
+    main, _ = _real_frames(df)
+    main = main[main["train_objectives"].notna()]
+    if main.empty:
+        note(f"{name} skipped: no main row with trained networks")
+        return None
+    labels = list(dict.fromkeys(main["label"]))
+    fig, axes = _new_figure(len(labels))
+    lin = 1e-6
+    for ax, label in zip(axes, labels, strict=True):
+        d = main[main["label"] == label].sort_values("beta")
+        for _, r in d.iterrows():
+            ref = float(r["objective"])
+            cert = _true(r.get("certified"))
+            vals = np.array(json.loads(r["train_objectives"]), dtype=float)
+            x = float(r["beta"])
+            ax.scatter(np.full(vals.size, x), (vals - ref) / abs(ref), s=16, alpha=0.6,
+                       color="C0", label="trained nets" if "trained nets" not in
+                       ax.get_legend_handles_labels()[1] else None)
+            ax.scatter([x], [0.0], marker="_", s=300, color="k" if cert else "C1",
+                       label=("certified optimum P_c" if cert else "sampled objective P_S")
+                       if ("certified optimum P_c" if cert else "sampled objective P_S") not in
+                       ax.get_legend_handles_labels()[1] else None)
+            lb = _num(r.get("lower_bound"))
+            if np.isfinite(lb) and not cert:
+                ax.scatter([x], [(lb - ref) / abs(ref)], marker="^", color="C3", s=30,
+                           label="certified lower bound" if "certified lower bound" not in
+                           ax.get_legend_handles_labels()[1] else None)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=lin)
+        _actual_ticks(ax, d["beta"])
+        ax.axhline(0.0, color="gray", lw=0.8)
+        ax.set_xlabel("β/β_max")
+        ax.set_ylabel("(L_β − reference)/|reference|")
+        ax.set_title(str(label), fontsize=10)
+        ax.legend(fontsize=7)
+    caption = (
+        "Objectives L_β of the gradient-trained networks (dots, one per seed) relative to the "
+        "reference of each row, against β/β_max: the certified optimum P_c over all chambers "
+        "(black bar) where it is known, else the best sampled objective P_S (orange bar) with "
+        "the certified lower bound on P_c below it (red triangle): there P_c lies between the "
+        "triangle and the bar, and a trained net below the bar undercuts the sampled program. "
+        f"Symmetric-log axis, linear within ±{lin:g}.")
+    path = out / name
+    _finish(fig, "Gradient-trained networks vs the convex optimum", caption, path)
+    return path, caption
+
+
+def real_figures(df, out: Path, note: Note = _silent) -> list[tuple[Path, str]]:
+    """Both real-data figures (``real_gap_vs_samples.png``, ``real_trained.png``) of a stored
+    real-data CSV; skipped ones are noted."""
+    made = [real_gap_figure(df, out, note), real_trained_figure(df, out, note)]
+    return [m for m in made if m is not None]

@@ -255,3 +255,164 @@ def write_tables(df, out: Path, source: str,
         written += write_pair(out, "errors", errors, to_markdown(
             errors, f"Failed runs ({len(errors)})", {}, {}, [], source))
     return written
+
+
+# ----------------------------------------------------------------------------- real-data table
+
+#: Columns of ``real.csv`` (the real-data table), from the stored CSV of
+#: :mod:`hiddenconvex.experiments.real`: (output column, source column, format, description).
+#: A source column absent from the CSV gives an empty column and a note.
+REAL_COLUMNS = [
+    ("dataset", "label", "s", "dataset (registry name; \"(no bias)\" / \"(bias)\" when the bias "
+     "rule is overridden)"),
+    ("n", "n", "d", "rows"),
+    ("d", "d", "d", "columns of the design matrix (with the ones column when biased)"),
+    ("rank", "rank", "d", "rank of the design matrix"),
+    ("loss", "loss", "s", "loss (the registry's intended loss)"),
+    ("beta_ratio", "beta", "g", "β/β_max as requested (grid value)"),
+    ("beta", "beta_value", "g", "β used"),
+    ("beta_max", "beta_max", "g", "β_max the ratio is taken of"),
+    ("beta_max_method", "beta_max_method", "s",
+     "chambers = exact over all chambers; search = exact by the completed anytime search; "
+     "sampled = lower estimate (seeded gates and chamber ascent), so the true β/β_max is at most "
+     "beta_ratio and at least beta_ratio_min"),
+    ("beta_ratio_min", "beta_ratio_min", "g", "β / (valid upper bound on β_max)"),
+    ("result", "result", "s", "certified = optimum over all chambers proven; sampled = best "
+     "objective over sampled gates (an upper bound on P_c)"),
+    ("patterns", "n_patterns", "d", "chambers priced (certified rows) or distinct sampled "
+     "patterns"),
+    ("objective", "objective", "g", "P_c (certified) or P_S (sampled), L_β of the convex "
+     "solution"),
+    ("lower_bound", "lower_bound", "g", "certified lower bound on P_c (the certificate's)"),
+    ("relative_gap", "relative_gap", "e", "(objective − lower_bound)/|objective|"),
+    ("bound_method", "bound_method", "s", "how M(λ) over all chambers was bounded: chambers "
+     "(pricing pass over all) or search (anytime bound, bound_time_limit seconds)"),
+    ("bound_status", "bound_status", "s", "how the search ended (exact, target, time_limit)"),
+    ("m_star", "m_star", "d", "m*, the smallest optimal width (where the optimal set is "
+     "computable)"),
+    ("unique", "unique", "s", "the optimal set is a single point"),
+    ("optimal_set_reason", "optimal_set_reason", "s", "why m* is empty"),
+    ("train_width", "train_width", "d", "width of the trained networks"),
+    ("train_width_rule", "train_width_rule", "s", "how the width was chosen"),
+    ("best_train_objective", "best_train_objective", "g", "best L_β of the trained networks"),
+    ("best_train_gap", "best_train_gap", "e",
+     "(best trained − reference)/|reference| (negative: below an uncertified P_S)"),
+    ("train_reference", "train_reference", "s", "reference of best_train_gap"),
+    ("beta_max_seconds", "beta_max_seconds", "g", "seconds: β_max"),
+    ("patterns_seconds", "patterns_seconds", "g", "seconds: patterns (sampling; the streamed "
+     "chambers are enumerated inside the convex phase)"),
+    ("convex_seconds", "convex_seconds", "g", "seconds: convex program (working set)"),
+    ("bound_seconds", "bound_seconds", "g", "seconds: search bound"),
+    ("optimal_set_seconds", "optimal_set_seconds", "g", "seconds: optimal set"),
+    ("train_seconds", "train_seconds", "g", "seconds: training"),
+    ("wall_seconds", "wall_seconds", "g", "seconds: the whole run"),
+    ("status", "status", "s", "ok, time_limit / round_limit / stalled (the working set stopped on "
+     "its budget: partial bounds), memory_limit (refused), error"),
+    ("error", "error", "s", "message of a failed phase or run"),
+    ("seed", "seed", "d", "seed of the gates and the training"),
+    ("run_id", "run_id", "s", "run id (hash of parameters, options and seed)"),
+    ("config_hash", "config_hash", "s", "hash of the parameters and options"),
+    ("git_revision", "git_revision", "s", "git revision of the code"),
+    ("hiddenconvex_version", "hiddenconvex_version", "s", "package version"),
+]
+#: The columns of the Markdown copy (the CSV has all of :data:`REAL_COLUMNS`).
+REAL_MARKDOWN = ("dataset", "n", "d", "loss", "beta_ratio", "beta", "beta_max", "beta_max_method",
+                 "result", "patterns", "objective", "lower_bound", "relative_gap", "m_star",
+                 "unique", "train_width", "best_train_gap", "train_reference", "wall_seconds",
+                 "status")
+
+
+def real_label(dataset, bias_option, data_bias) -> str:
+    """The dataset label of a real-data row: the registry name, with "(no bias)" / "(bias)"
+    when the row overrides the registry's bias rule (option ``bias`` not "registry")."""
+    opt = str(bias_option).strip().lower()
+    if opt in ("", "nan", "none", "registry"):
+        return str(dataset)
+    return f"{dataset} ({'bias' if _bool(data_bias) else 'no bias'})"
+
+
+def real_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The main rows of a real-data CSV (``role == "main"``, or runner-level error rows of
+    ``method == "auto"``), with a ``label`` column and ``status`` = the runner's "error" or the
+    task's ``row_status``; ``error`` = the runner's message or the task's ``row_error``."""
+    df = df.copy()
+    role = df["role"] if "role" in df.columns else pd.Series([None] * len(df), index=df.index)
+    method = df["method"] if "method" in df.columns else pd.Series(["auto"] * len(df),
+                                                                   index=df.index)
+    main = (role == "main") | (role.isna() & (method == "auto"))
+    df = df[main].copy()
+    bias = df["bias"] if "bias" in df.columns else pd.Series(["registry"] * len(df),
+                                                             index=df.index)
+    data_bias = df["data_bias"] if "data_bias" in df.columns else pd.Series([None] * len(df),
+                                                                           index=df.index)
+    df["label"] = [real_label(a, b, c) for a, b, c in zip(df["dataset"], bias, data_bias,
+                                                          strict=True)]
+    runner = df["status"].astype(str) if "status" in df.columns else "ok"
+    task = df["row_status"] if "row_status" in df.columns else pd.Series([None] * len(df),
+                                                                         index=df.index)
+    df["status"] = [("error" if r == "error" else (str(t) if isinstance(t, str) and t else
+                                                   ("ok" if r == "ok" else str(r))))
+                    for r, t in zip(np.broadcast_to(runner, len(df)), task, strict=True)]
+    run_err = df["error"] if "error" in df.columns else pd.Series([""] * len(df), index=df.index)
+    row_err = df["row_error"] if "row_error" in df.columns else pd.Series([""] * len(df),
+                                                                          index=df.index)
+    df["error"] = [next((str(e) for e in (a, b) if isinstance(e, str) and e.strip()), "")
+                   for a, b in zip(run_err, row_err, strict=True)]
+    return df
+
+
+def real_table(df: pd.DataFrame):
+    """The real-data table: one row per main run (dataset × β/β_max × seed) in CSV order.
+
+    Returns
+    -------
+    (table, formats, descriptions, notes)
+    """
+    rows = real_rows(df)
+    notes = [f"column {out!r} is empty: {src!r} not in the CSV"
+             for out, src, *_ in REAL_COLUMNS if src not in rows.columns]
+    table = pd.DataFrame({out: (rows[src].to_numpy() if src in rows.columns
+                                else [None] * len(rows)) for out, src, *_ in REAL_COLUMNS})
+    formats = {out: fmt for out, _, fmt, _ in REAL_COLUMNS}
+    desc = {out: d for out, _, _, d in REAL_COLUMNS}
+    return table.reset_index(drop=True), formats, desc, notes
+
+
+def _budget_notes(df: pd.DataFrame) -> list[str]:
+    """One note per budget option of the real-data CSV, with the values it takes."""
+    out = []
+    for col, what in (("samples", "sampled gates of a sampled main row"),
+                      ("ws_time_limit", "working-set time limit (s)"),
+                      ("bound_time_limit", "search-bound time limit (s)"),
+                      ("max_add", "patterns added per working-set round"),
+                      ("n_train", "trained networks per row"),
+                      ("train_max_iter", "iterations per L-BFGS run"),
+                      ("max_width", "training width cap"),
+                      ("max_memory_mb", "memory refusal threshold (MB, estimated)")):
+        if col in df.columns:
+            vals = sorted({str(v) for v in df[col].dropna()})
+            if vals:
+                out.append(f"{what}: {', '.join(vals)} (column `{col}` of the CSV)")
+    return out
+
+
+def write_real_tables(df: pd.DataFrame, out: Path, source: str) -> list[Path]:
+    """Write ``real.csv`` and ``real.md`` (the real-data table) into ``out``."""
+    table, formats, desc, notes = real_table(df)
+    rows = real_rows(df)
+    md_table = table[[c for c in REAL_MARKDOWN if c in table.columns]]
+    notes = [*notes,
+             "β = beta_ratio · beta_max. For the squared loss β_max = M(y), for the logistic "
+             "loss M(y/2): the largest cone-projected correlation over all chambers at "
+             "λ = −∇ℓ(0); the zero network is optimal iff β ≥ β_max.",
+             "Sampled rows: the objective P_S ≥ P_c; lower_bound comes from the anytime search "
+             "bound on M(λ) at the solution's dual point, so P_c ∈ [lower_bound, objective].",
+             "best_train_gap is relative to the certified optimum where train_reference says so, "
+             "else to the sampled objective P_S (which the trained net may undercut)."]
+    notes += _budget_notes(rows)
+    n_err = int((table["status"] != "ok").sum()) if len(table) else 0
+    title = f"Real datasets: optimum, bounds, m* and trained networks ({len(table)} rows" + (
+        f", {n_err} not ok)" if n_err else ")")
+    written = write_pair(out, "real", table, to_markdown(md_table, title, formats, desc, notes,
+                                                         source))
+    return written
