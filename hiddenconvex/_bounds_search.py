@@ -77,6 +77,8 @@ class _Search:
     def _keep_violator(self, v: float, s: int, u: np.ndarray):
         """Pool of the best directions with value > target (4x the requested number, to leave
         room for duplicates of one chamber)."""
+        if self.max_violators <= 0:  # no pool requested (a target alone prunes)
+            return
         item = (v, next(self.count), s, u)
         if len(self.viol) < 4 * self.max_violators:
             heapq.heappush(self.viol, item)

@@ -390,3 +390,15 @@ def test_closed_forms_with_antiparallel_rows(lam, M):
     res = upper_bound(X, lam, time_limit=10)
     check_valid(res, X, lam, M * (1 - 4 * EPS))  # M rounded to double (√2)
     check_exact(res, M)
+
+
+def test_target_without_violator_pool_when_the_tree_improves_the_incumbent():
+    """A target with max_violators=0 (the certificate's call) and a weak incumbent heuristic:
+    the tree improves the best value above the target; no violator pool is kept and the result
+    is exact and valid (once an IndexError)."""
+    for spec in CASES[:6]:
+        X, lam, M = case(spec)
+        res = upper_bound(X, lam, time_limit=120, target=0.25 * M, n_starts=1, n_ascents=1)
+        check_valid(res, X, lam, M)
+        check_exact(res, M)
+        assert res.violations == ()
