@@ -298,6 +298,10 @@ REAL_COLUMNS = [
     ("best_train_gap", "best_train_gap", "e",
      "(best trained − reference)/|reference| (negative: below an uncertified P_S)"),
     ("train_reference", "train_reference", "s", "reference of best_train_gap"),
+    ("upper_bound", "upper_bound", "g", "best known upper bound on P_c: min(objective, best "
+     "trained L_β)"),
+    ("bracket_gap", "bracket_gap", "e", "(upper_bound − lower_bound)/|upper_bound|: P_c lies in "
+     "[lower_bound, upper_bound]"),
     ("beta_max_seconds", "beta_max_seconds", "g", "seconds: β_max"),
     ("patterns_seconds", "patterns_seconds", "g", "seconds: patterns (sampling; the streamed "
      "chambers are enumerated inside the convex phase)"),
@@ -318,8 +322,8 @@ REAL_COLUMNS = [
 #: The columns of the Markdown copy (the CSV has all of :data:`REAL_COLUMNS`).
 REAL_MARKDOWN = ("dataset", "n", "d", "loss", "beta_ratio", "beta", "beta_max", "beta_max_method",
                  "result", "patterns", "objective", "lower_bound", "relative_gap", "m_star",
-                 "unique", "train_width", "best_train_gap", "train_reference", "wall_seconds",
-                 "status")
+                 "unique", "train_width", "best_train_gap", "train_reference", "bracket_gap",
+                 "wall_seconds", "status")
 
 
 def real_label(dataset, bias_option, data_bias) -> str:
