@@ -64,8 +64,9 @@ def test_regressor_bias_column_and_sampling_seed():
     X, y = _data(n=30, d=3)
     assert cover_bound(hc.api.add_bias(X)) > DEFAULT_MAX_EXACT  # "auto" samples here
     reg = ConvexReLURegressor(beta=0.5, n_samples=17, random_state=3).fit(X, y)
+    # the estimator's call: bound="enumerate" (no search, hence no search columns)
     res = hc.solve(X, y, 0.5, bias=True, patterns="sample", n_samples=17, seed=3,
-                   max_chambers=DEFAULT_MAX_CHAMBERS)
+                   max_chambers=DEFAULT_MAX_CHAMBERS, bound="enumerate")
     assert reg.result_.bias and reg.seed_ == 3 and reg.result_.patterns.seed == 3
     np.testing.assert_array_equal(reg.result_.problem.X[:, -1], np.ones(30))
     np.testing.assert_array_equal(reg.result_.patterns.D, res.patterns.D)
