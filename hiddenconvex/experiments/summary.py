@@ -279,8 +279,11 @@ REAL_COLUMNS = [
     ("beta_ratio_min", "beta_ratio_min", "g", "β / (valid upper bound on β_max)"),
     ("result", "result", "s", "certified = optimum over all chambers proven; sampled = best "
      "objective over sampled gates (an upper bound on P_c)"),
-    ("patterns", "n_patterns", "d", "chambers priced (certified rows) or distinct sampled "
-     "patterns"),
+    ("gates", "samples", "d", "seeded Gaussian gates of a sampled list (0: every chamber)"),
+    ("patterns", "n_patterns", "d", "patterns of the list: every chamber, or the gates' distinct "
+     "patterns plus the search columns"),
+    ("search_columns", "ws_search_columns", "d", "violating chambers the anytime search found "
+     "and added to the sampled list (solve(bound=\"search\"))"),
     ("objective", "objective", "g", "P_c (certified) or P_S (sampled), L_β of the convex "
      "solution"),
     ("lower_bound", "lower_bound", "g", "certified lower bound on P_c (the certificate's)"),
@@ -288,6 +291,8 @@ REAL_COLUMNS = [
     ("bound_method", "bound_method", "s", "how M(λ) over all chambers was bounded: chambers "
      "(pricing pass over all) or search (anytime bound, bound_time_limit seconds)"),
     ("bound_status", "bound_status", "s", "how the search ended (exact, target, time_limit)"),
+    ("bound_fallback", "bound_fallback", "s", "why solve(bound=\"search\") was replaced by the "
+     "sampled list alone and the search bound (a failure inside the search columns)"),
     ("m_star", "m_star", "d", "m*, the smallest optimal width (where the optimal set is "
      "computable)"),
     ("unique", "unique", "s", "the optimal set is a single point"),
@@ -321,9 +326,9 @@ REAL_COLUMNS = [
 ]
 #: The columns of the Markdown copy (the CSV has all of :data:`REAL_COLUMNS`).
 REAL_MARKDOWN = ("dataset", "n", "d", "loss", "beta_ratio", "beta", "beta_max", "beta_max_method",
-                 "result", "patterns", "objective", "lower_bound", "relative_gap", "m_star",
-                 "unique", "train_width", "best_train_gap", "train_reference", "bracket_gap",
-                 "wall_seconds", "status")
+                 "result", "gates", "patterns", "objective", "lower_bound", "relative_gap",
+                 "m_star", "unique", "train_width", "best_train_gap", "train_reference",
+                 "bracket_gap", "wall_seconds", "status")
 
 
 def real_label(dataset, bias_option, data_bias) -> str:
@@ -409,8 +414,14 @@ def write_real_tables(df: pd.DataFrame, out: Path, source: str) -> list[Path]:
              "β = beta_ratio · beta_max. For the squared loss β_max = M(y), for the logistic "
              "loss M(y/2): the largest cone-projected correlation over all chambers at "
              "λ = −∇ℓ(0); the zero network is optimal iff β ≥ β_max.",
-             "Sampled rows: the objective P_S ≥ P_c; lower_bound comes from the anytime search "
-             "bound on M(λ) at the solution's dual point, so P_c ∈ [lower_bound, objective].",
+             "Sampled rows: the objective P_S ≥ P_c is the optimum over the gates' patterns plus "
+             "the violating chambers the anytime search found (search_columns); lower_bound "
+             "comes from the search bound on M(λ) at the solution's dual point, so "
+             "P_c ∈ [lower_bound, objective]; a row whose search bound reached M ≤ β(1 + tol) is "
+             "certified although its arrangement was never enumerated.",
+             "m* needs every chamber in memory (the optimal set is built up to max_chambers "
+             "chambers; a streamed arrangement is priced chunk by chunk but never held), hence "
+             "empty where that fails, with the reason in real.csv (optimal_set_reason).",
              "best_train_gap is relative to the certified optimum where train_reference says so, "
              "else to the sampled objective P_S (which the trained net may undercut)."]
     notes += _budget_notes(rows)
