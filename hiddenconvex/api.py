@@ -506,6 +506,20 @@ def _solve_working_set(problem: Problem, found: Patterns | None, chambers: Patte
         source = ChamberSource.from_patterns(found)
     sol, info = solve_working_set(problem, source, solver=solver, tol=tol, max_iters=max_iters,
                                   options=options, certify_tol=certify_tol, **opts)
+    budget = bound_time_limit
+    columns = {}
+    if not source.complete and _search_columns_apply(problem.X, found, bound, certify,
+                                                     max_chambers):
+        # the list is not every chamber and they cannot be enumerated: a short search at λ finds
+        # violating chambers outside the list; they enter the list and the working set (before
+        # the list's certificate, which is then that of the final list)
+        found, sol, info, columns = _search_columns(
+            problem, found, sol, info, budget / 2, certify_tol, seed,
+            lambda src, seed_patterns: solve_working_set(
+                problem, src, solver=solver, tol=tol, max_iters=max_iters, options=options,
+                certify_tol=certify_tol, **{**opts, "seed_patterns": seed_patterns}))
+        budget = max(budget - columns["ws_search_seconds"] - columns["ws_search_solve_seconds"],
+                     budget / 2)
     full = found if found is not None and source.complete else chambers
     if not source.complete:
         cert = None
@@ -521,25 +535,6 @@ def _solve_working_set(problem: Problem, found: Patterns | None, chambers: Patte
         sol = replace(sol, certificate=cert)
     elif not certify:
         sol = replace(sol, certificate=None)
-    budget = bound_time_limit
-    columns = {}
-    if certify and not source.complete and _search_columns_apply(problem.X, found, bound, certify,
-                                                                 max_chambers):
-        # the list is not every chamber and they cannot be enumerated: a short search at λ finds
-        # violating chambers outside the list; they enter the list and the working set
-        found, sol, info, columns = _search_columns(
-            problem, found, sol, info, budget / 2, certify_tol, seed,
-            lambda src, seed_patterns: solve_working_set(
-                problem, src, solver=solver, tol=tol, max_iters=max_iters, options=options,
-                certify_tol=certify_tol, **{**opts, "seed_patterns": seed_patterns}))
-        budget = max(budget - columns["ws_search_seconds"] - columns["ws_search_solve_seconds"],
-                     budget / 2)
-        if columns["ws_search_rounds"]:  # the certificate of the new list, as above
-            alt = sol.solver_dual if sol.solver_dual is not sol.dual else None
-            cert = certify_point(problem, sol.yhat, sol.objective, found, lam=sol.dual,
-                                 solver_dual=alt, tol=certify_tol, chambers=full,
-                                 max_chambers=max_chambers)
-            sol = replace(sol, certificate=cert)
     t2 = time.perf_counter()
     seconds = {"convex_seconds": t2 - t1, **{f"ws_{k}_seconds": v
                                               for k, v in info.seconds.items()}, **columns}
@@ -583,11 +578,11 @@ def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float,
 
     Returns (list, solution, WorkingSetInfo with the rounds of every re-solve, record)."""
     from .bounds import upper_bound
-    from .working_set import ChamberSource
+    from .working_set import ChamberSource, _keys
 
     t0 = time.perf_counter()
     search_s, rounds, added = 0.0, 0, 0
-    keys = {np.packbits(found.D[:, k]).tobytes() for k in range(found.p)}
+    keys = set(_keys(found.D))
     while rounds < SEARCH_COLUMN_ROUNDS:
         left = budget - (time.perf_counter() - t0)  # searches and re-solves count
         if left <= 0:
@@ -601,7 +596,7 @@ def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float,
         search_s += time.perf_counter() - ts
         new = []
         for v in res.violations:
-            key = np.packbits(v.pattern).tobytes()
+            key = _keys(v.pattern[:, None])[0]
             if key not in keys:
                 keys.add(key)
                 new.append(v)
@@ -611,14 +606,9 @@ def _search_columns(problem: Problem, found: Patterns, sol, info, budget: float,
         added += len(new)
         D = np.column_stack([v.pattern for v in new])
         W = np.stack([v.witness for v in new])
-        found = Patterns(D=np.concatenate([found.D, D], axis=1),
-                         witnesses=np.concatenate([found.witnesses, W]), method=found.method,
-                         complete=False, rank=found.rank, pattern_set=found.pattern_set,
-                         n_samples=found.n_samples, seed=found.seed)
-        ws = sol.patterns
-        start = Patterns(D=np.concatenate([ws.D, D], axis=1),
-                         witnesses=np.concatenate([ws.witnesses, W]), method="working-set",
-                         complete=False, rank=found.rank, pattern_set=found.pattern_set)
+        found, start = (replace(P, D=np.concatenate([P.D, D], axis=1),
+                                witnesses=np.concatenate([P.witnesses, W]))
+                        for P in (found, sol.patterns))  # the list; the next working set
         sol, more = resolve(ChamberSource.from_patterns(found), start)
         info = replace(more, rounds=info.rounds + more.rounds,
                        seconds={k: info.seconds.get(k, 0.0) + v for k, v in more.seconds.items()})
