@@ -51,7 +51,7 @@ from ._arrangement import (
     _reduce,
     _unpack,
 )
-from ._linalg import _EPS, _mm, fraction_det
+from ._linalg import _EPS, _mm, float_det_exact
 
 
 def _chambers_of(A: np.ndarray):
@@ -159,8 +159,8 @@ def _det_perm(M: np.ndarray):
 
 
 def _exact_det(rows) -> Fraction:
-    """Exact determinant of a square matrix of floats (rational arithmetic)."""
-    return fraction_det([[Fraction(float(x)) for x in row] for row in rows])
+    """Exact determinant of a square matrix of floats (integer arithmetic)."""
+    return float_det_exact(rows)
 
 
 def _exact_cofactors(M: np.ndarray) -> np.ndarray:

@@ -37,6 +37,8 @@ DEFER_RANK = 1  # r ≥ 4: independence not decided by the float filter
 DEFER_ZERO = 3  # a zero-set entry not decided by the float filter
 DEFER_DEGENERATE = 4  # more than r − 1 hyperplanes through the line, maybe its canonical subset
 DEFER_TEST = 5  # a canonical-test value within its rounding bound: exact arithmetic needed
+DEFER_SKIPPED = 6  # on a degenerate line, not its first subset: emits nothing; its zero set is
+#                    checked for consistency (``_canonical_rays._check_closed``)
 
 # what the kernels produce
 MODE_COUNT = 0  # count the chambers emitted by the canonical test
@@ -790,6 +792,7 @@ def scan(comb, C, eps, ferr_k, ferr_r, geo, wk, wk2, Dt, Wt, bad, Hh, defer, dvh
                 hs[comb[a]] = False
             if skip:
                 stats[4] += 1
+                reason = DEFER_SKIPPED
             elif reason == 0 and degenerate:
                 reason = DEFER_DEGENERATE
                 # keep what was decided: the exact path does not need to redo it

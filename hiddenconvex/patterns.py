@@ -378,9 +378,10 @@ def iter_chambers(X, chunk: int = 65536):
     proportional to the number of chambers plus binom(L, r − 1) line tests (L distinct
     hyperplanes, r = rank). Cover's bound :func:`cover_bound` bounds the number of chambers.
     Known limitation: on data concurrent only up to ~1e-12 the determinant rule's decisions can
-    be inconsistent, and then a few chambers are streamed twice or not at all (iris with a bias
-    column: 158 repeated columns of 39,346,636; :mod:`hiddenconvex._canonical_rays`,
-    "Exactness").
+    be inconsistent (they would stream a few chambers twice or not at all: iris with a bias
+    column, 158 repeated columns of 39,346,636). The stream detects this and raises SolverError
+    (:mod:`hiddenconvex._canonical_rays`, "Exactness"): such data need ``patterns="sample"``
+    with the search bound.
     """
     X = check_matrix(X)
     chunk = check_int(chunk, "chunk", 1, what="a positive integer")

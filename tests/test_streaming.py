@@ -447,7 +447,8 @@ class InconsistentChambers(AssertionError):
 KNOWN_INCONSISTENT = pytest.mark.xfail(
     strict=True, raises=InconsistentChambers,
     reason="known bug: inconsistent zero sets of the determinant rule on near-concurrent rows "
-           "make the stream repeat some chambers and miss others")
+           "make the raw stream (check_consistency=False) repeat some chambers and miss others; "
+           "the public stream refuses such data")
 
 
 def check_witnesses_lean(X, D, W):
@@ -505,7 +506,7 @@ def test_iris_with_bias_counts_agree():
     n = X.shape[0]
     T = fingerprint_table(n)
     fps, zero_cols = [], []
-    for D, W in iter_chambers(X, chunk=65536):
+    for D, W in cr.iter_chambers(X, chunk=65536, thin="zero", check_consistency=False):
         fps.append(column_fingerprints(D, T))
         z = ~np.any(W != 0, axis=1)
         if z.any():
@@ -554,7 +555,8 @@ def test_iris_with_bias_subset_equals_the_candidate_dedupe():
     st = {}
     got = []
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
-    for D, W in cr.iter_chambers(X, chunk=1 << 16, stats=st, thin="zero"):
+    for D, W in cr.iter_chambers(X, chunk=1 << 16, stats=st, thin="zero",
+                                 check_consistency=False):
         z = ~np.any(W != 0, axis=1)
         check_witnesses(X, D[:, ~z], W[~z])
         for k in np.flatnonzero(z):
@@ -567,7 +569,7 @@ def test_iris_with_bias_subset_equals_the_candidate_dedupe():
     u, counts = np.unique(got, return_counts=True)
     ref = np.unique(np.concatenate(list(cr.fingerprints(X, candidates=True))).view(pair).ravel())
     assert np.array_equal(u, ref), "the stream and the candidate dedupe differ"
-    assert got.size == count_chambers(X) <= oracle_cover(ctx.L, 5)
+    assert got.size == cr.count_chambers(X, check_consistency=False) <= oracle_cover(ctx.L, 5)
     assert st["repairs"] > 0  # the witness fallback was exercised
     assert st["no_witness"] <= 1e-5 * got.size
     if not np.all(counts == 2):
@@ -657,12 +659,13 @@ def test_thin_iris_chambers_get_verified_witnesses():
 
 def test_chambers_without_a_double_precision_witness_get_the_zero_vector():
     """Eight near-concurrent iris rows with a bias: a few chambers of the arrangement (as the
-    determinant rule resolves it) are thinner than the verification margin. The public stream
-    lists them with the zero vector as witness — each certified to have no point with the margin
+    determinant rule resolves it) are thinner than the verification margin. The rule is
+    inconsistent on these rows (the public stream refuses them: next test), so the raw stream
+    (``check_consistency=False``) is studied: it lists them with the zero vector as witness — each certified to have no point with the margin
     (:func:`margin_upper_bound`) — and every other witness is verified; ``thin="raise"`` raises.
     The stream raised SolverError before its LP was refined."""
     X = iris_bias(IRIS_NO_WITNESS_ROWS)
-    chunks = list(iter_chambers(X, chunk=64))
+    chunks = list(cr.iter_chambers(X, chunk=64, thin="zero", check_consistency=False))
     D = np.concatenate([Dc for Dc, _ in chunks], axis=1)
     W = np.concatenate([Wc for _, Wc in chunks])
     zero = ~np.any(W != 0, axis=1)
@@ -670,14 +673,15 @@ def test_chambers_without_a_double_precision_witness_get_the_zero_vector():
     check_witnesses(X, D[:, ~zero], W[~zero])
     assert exactly_inside(X, D[:, ~zero], W[~zero])
     cols = packed_columns(D)
-    assert np.unique(cols).size == cols.size == count_chambers(X) <= oracle_cover(8, 5)
+    assert np.unique(cols).size == cols.size == cr.count_chambers(
+        X, check_consistency=False) <= oracle_cover(8, 5)
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     for k in np.flatnonzero(zero):
         A = np.where(D[:, k], 1.0, -1.0)[:, None] * Xn
         assert margin_upper_bound(A) <= no_witness_bound(X.shape[1])
     assert sign_set(brute_chambers(X)) <= {D[:, k].tobytes() for k in range(D.shape[1])}
     with pytest.raises(SolverError, match="too thin"):
-        collect(X)  # the private stream's default, used by exact_chambers
+        collect(X, check_consistency=False)  # the private stream's default thin="raise"
 
 
 #: Six rows of iris whose hyperplanes with a bias all nearly contain one line (σ_min of the 6 x 5
@@ -688,12 +692,45 @@ def test_chambers_without_a_double_precision_witness_get_the_zero_vector():
 IRIS_INCONSISTENT_ROWS = [58, 74, 116, 127, 141, 149]
 
 
+@pytest.mark.parametrize("rows", [IRIS_INCONSISTENT_ROWS, IRIS_NO_WITNESS_ROWS])
+def test_inconsistent_near_concurrent_rows_are_refused(rows):
+    """Where the determinant rule's zero sets are not closed, the public stream, the count, the
+    exact pattern list and an exact solve all refuse with SolverError instead of a list that
+    repeats or misses chambers (and so a certificate over an incomplete list)."""
+    import hiddenconvex as hc
+
+    X = iris_bias(rows)
+    match = "concurrent only up to rounding"
+    with pytest.raises(SolverError, match=match):
+        list(iter_chambers(X))
+    with pytest.raises(SolverError, match=match):
+        count_chambers(X)
+    # exact_chambers (thin="raise") may meet a chamber without a witness first: also a refusal
+    refusal = "concurrent only up to"
+    with pytest.raises(SolverError, match=refusal):
+        exact_chambers(X)
+    y = np.linspace(-1.0, 1.0, X.shape[0])
+    with pytest.raises(SolverError, match=refusal):
+        hc.solve(X, y, 0.1, patterns="exact")
+
+
+def test_consistent_degenerate_lines_pass_the_closure_check():
+    """iris (no bias): 51 degenerate lines, some merged by the rule though not exactly
+    concurrent; every zero set is closed, so nothing is refused, and each line's zero set is
+    checked once."""
+    st = {}
+    p = sum(D.shape[1] for D, _ in cr.iter_chambers(load("iris.csv"), stats=st))
+    assert p == 1_080_590
+    assert st["closure_checks"] == st["degenerate_lines"] > 0
+
+
 @KNOWN_INCONSISTENT
 def test_inconsistent_near_concurrent_rows_stream_each_chamber_once():
     """6 hyperplanes in R^5 have at most Cover's 62 chambers; none may be streamed twice (today:
     112 columns, 60 distinct — the 58 sign vectors with margins ≥ 1e-11 and two thinner)."""
     X = iris_bias(IRIS_INCONSISTENT_ROWS)
-    D = np.concatenate([Dc for Dc, _ in iter_chambers(X)], axis=1)
+    D = np.concatenate([Dc for Dc, _ in cr.iter_chambers(X, thin="zero",
+                                                         check_consistency=False)], axis=1)
     cols = packed_columns(D)
     distinct = np.unique(cols).size
     assert distinct <= oracle_cover(6, 5)
