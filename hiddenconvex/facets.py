@@ -279,23 +279,27 @@ def facet_rows(X, D, witnesses, *, tol: float = 1e-12, parallel: bool = False,
     A = Xr[rep]
     A = np.ascontiguousarray(A / np.linalg.norm(A, axis=1, keepdims=True))
     L = rep.size
-    keep = np.zeros((L, p), dtype=bool)
-    nkeep = np.zeros(p, dtype=np.int64)
-    ntie = np.zeros(p, dtype=np.int64)
-    nfail = np.zeros(p, dtype=np.int64)
+    # a pattern is described by its kept rows only when its witness is strictly inside; the
+    # others keep every row and are not given to the kernel (its ray steps divide by the
+    # witness's margins, which must be positive)
+    inside = np.all(np.where(D[rep], 1.0, -1.0) * (A @ Wr.T) > 0, axis=0)
+    cols = np.flatnonzero(inside)
+    c = cols.size
+    keep = np.zeros((L, c), dtype=bool)
+    nkeep = np.zeros(c, dtype=np.int64)
+    ntie = np.zeros(c, dtype=np.int64)
+    nfail = np.zeros(c, dtype=np.int64)
     # rounding terms of the NNLS residual (as in hiddenconvex.pricing.Pricer), at least those of
     # rank 14 (the unit rows carry a few ulps of normalization error)
     g = max(_gamma(r + 2), _gamma(16))
     c_up = np.array([g, g, 0.0])
     c_dot2 = _U + g * g
     kern = _facets_par if parallel else _facets_seq
-    kern(A, np.asfortranarray(D[rep]), Wr, float(tol), 4 * (L + r) + 20, 1e-9, c_up, c_dot2,
-         keep, nkeep, ntie, nfail)
-    # a pattern is described by its kept rows only when its witness is strictly inside
-    inside = np.all(np.where(D[rep], 1.0, -1.0) * (A @ Wr.T) > 0, axis=0)
-    cols = np.flatnonzero(inside)
+    if c:
+        kern(A, np.asfortranarray(D[np.ix_(rep, cols)]), np.ascontiguousarray(Wr[cols]),
+             float(tol), 4 * (L + r) + 20, 1e-9, c_up, c_dot2, keep, nkeep, ntie, nfail)
     F[:, cols] = False
-    F[np.ix_(rep, cols)] = keep[:, cols]
+    F[np.ix_(rep, cols)] = keep
     info.update(kept=F.sum(axis=0), ties=int(ntie.sum()), failures=int(nfail.sum()),
                 seconds=time.perf_counter() - t0)
     return (F, info) if return_info else F
@@ -316,6 +320,11 @@ def _facets_kernel_py(A, Dr, W, tol, maxit, tie_rel, c_up, c_dot2, keep, nkeep, 
             for j in range(r):
                 s += A[l, j] * W[k, j]
             marg[l] = sg[l] * s
+        if marg.min() <= 0.0:  # witness not strictly inside (as computed here): every row
+            for l in range(L):
+                keep[l, k] = True
+            nkeep[k] = L
+            continue
         order = np.argsort(marg)  # nearest hyperplanes first
         AtK = np.zeros((r, L))  # kept rows (signed, unit), columns 0..m-1
         idxK = np.empty(L, dtype=np.int64)

@@ -168,3 +168,25 @@ def test_facet_rows_witness_not_inside_keeps_every_row():
     assert F[:, 0].all() and not F[:, 1:].all(axis=0).all()
     with pytest.raises(InputError, match="witnesses"):
         facet_rows(X, ch.D, W[:, :2])
+
+
+def test_facet_kernel_keeps_every_row_where_the_witness_is_not_inside():
+    """The kernel itself (pure-Python source of the numba kernels): a column whose witness has a
+    non-positive margin keeps every row and takes no ray step (those divide by the margins: a
+    ZeroDivisionError was met on sampled diabetes patterns before the kernel refused them)."""
+    from hiddenconvex.facets import _facets_kernel_py
+
+    X = np.random.default_rng(3).standard_normal((8, 3))
+    ch = exact_chambers(X)
+    A = X / np.linalg.norm(X, axis=1, keepdims=True)
+    W = ch.witnesses.copy()
+    W[0] = -W[0]
+    c = ch.p
+    keep = np.zeros((8, c), dtype=bool)
+    nkeep, ntie, nfail = (np.zeros(c, dtype=np.int64) for _ in range(3))
+    g = 1e-14
+    _facets_kernel_py(A, np.asfortranarray(ch.D), W, 1e-10, 4 * (8 + 3) + 20, 1e-9,
+                      np.array([g, g, 0.0]), 1e-16, keep, nkeep, ntie, nfail)
+    assert keep[:, 0].all() and nkeep[0] == 8
+    ref = facet_rows(X, ch.D, ch.witnesses)
+    assert np.array_equal(keep[:, 1:], ref[:, 1:])  # the other columns as facet_rows finds them
