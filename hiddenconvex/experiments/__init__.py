@@ -8,6 +8,9 @@
 * :mod:`~hiddenconvex.experiments.runner` — batch runs over the grid: execution (parallel,
   resumable), the run store and its lock;
 * :mod:`~hiddenconvex.experiments.pipeline` — the default batch task (one run of the pipeline);
+* :mod:`~hiddenconvex.experiments.real` — the real-data batch task (``make experiments-real``,
+  ``scripts/configs/real.toml``): certified optimum or sampled objective with its certified
+  gap, m*, the best of the trained nets, per dataset and β/β_max;
 * :mod:`~hiddenconvex.experiments.table` — the tidy result CSV: assembling, merging under a lock,
   reading and checking a stored one;
 * :mod:`~hiddenconvex.experiments.provenance` — versions, git revision, host, date;
