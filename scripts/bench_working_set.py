@@ -4,6 +4,8 @@ Cases (β = 0.1 unless stated, squared loss unless stated):
 
 * ``iris``: 150 × 4, all 1,080,590 chambers streamed: working-set (certified global optimum).
 * ``iris+bias``: 150 × 5 with a ones column (Cover's bound 39.5 M): working-set over every chamber.
+  The stream refuses these data (near-concurrent rows on which the determinant rule is
+  inconsistent, :mod:`hiddenconvex._canonical_rays`): the row records the refusal and its time.
 * ``iris+bias search``: the same data without enumeration: 1000 sampled gates, search columns and
   the search bound (``bound_time_limit`` 300 s).
 * ``iris logistic``: the ±1 labels of ``data/iris.csv``, logistic loss, all chambers.
