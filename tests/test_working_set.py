@@ -242,3 +242,41 @@ def test_bad_arguments():
             solve_working_set(prob, src, **kw)
     with pytest.raises(InputError, match="strategy"):
         hc.solve(data.X, data.y, 0.1, strategy="columns")
+
+
+def test_replayed_stream_equals_the_stream(monkeypatch):
+    """ChamberSource.all_chambers records its first complete pass (bit-packed) and replays it:
+    every pass yields the stream's chunks, in order, as Fortran bool arrays; a record over the
+    byte budget (or a budget of 0) streams every pass instead; an interrupted first pass records
+    nothing."""
+    import hiddenconvex.patterns as hp
+
+    X = np.random.default_rng(0).standard_normal((13, 3))
+    ref = list(hp.iter_chambers(X, 7))
+    calls = []
+    real = hp.iter_chambers
+
+    def counting(X, chunk):
+        calls.append(chunk)
+        return real(X, chunk)
+
+    monkeypatch.setattr(hp, "iter_chambers", counting)
+    for budget, streams in ((1 << 20, 1), (100, 3), (0, 3)):
+        calls.clear()
+        src = ChamberSource.all_chambers(X, chunk=7, replay_bytes=budget)
+        for _ in range(3):
+            got = list(src.chunks())
+            assert len(got) == len(ref)
+            for (D, W), (Dr, Wr) in zip(got, ref, strict=True):
+                assert D.dtype == bool and D.flags.f_contiguous
+                assert np.array_equal(D, Dr) and np.array_equal(W, Wr)
+        assert len(calls) == streams
+    calls.clear()
+    src = ChamberSource.all_chambers(X, chunk=7)
+    it = src.chunks()
+    next(it)
+    it.close()  # interrupted: nothing recorded
+    assert len(list(src.chunks())) == len(ref) and len(calls) == 2
+    assert len(list(src.chunks())) == len(ref) and len(calls) == 2  # the second pass recorded
+    with pytest.raises(InputError, match="replay_bytes"):
+        ChamberSource.all_chambers(X, replay_bytes=-1)
