@@ -661,8 +661,9 @@ def test_chambers_without_a_double_precision_witness_get_the_zero_vector():
     """Eight near-concurrent iris rows with a bias: a few chambers of the arrangement (as the
     determinant rule resolves it) are thinner than the verification margin. The rule is
     inconsistent on these rows (the public stream refuses them: next test), so the raw stream
-    (``check_consistency=False``) is studied: it lists them with the zero vector as witness — each certified to have no point with the margin
-    (:func:`margin_upper_bound`) — and every other witness is verified; ``thin="raise"`` raises.
+    (``check_consistency=False``) is studied: it lists them with the zero vector as witness —
+    each certified to have no point with the margin (:func:`margin_upper_bound`) — and every
+    other witness is verified; ``thin="raise"`` raises.
     The stream raised SolverError before its LP was refined."""
     X = iris_bias(IRIS_NO_WITNESS_ROWS)
     chunks = list(cr.iter_chambers(X, chunk=64, thin="zero", check_consistency=False))
