@@ -138,9 +138,12 @@ def main(argv=None) -> int:
     from hiddenconvex.patterns import iter_chambers
     from hiddenconvex.pricing import Pricer
 
+    from hiddenconvex.facets import facet_rows
+
     Xw = np.random.default_rng(0).standard_normal((12, 3))
     for D, W in iter_chambers(Xw, 64):
         Pricer(Xw).price(np.ones(12), D, 0.1, W)
+        facet_rows(Xw, np.asfortranarray(D), W)  # else its first compile lands in one case
     plan = [("iris", "working-set"), ("iris logistic", "working-set")]
     if not args.quick:
         plan += [("iris+bias", "working-set"), ("iris+bias search", "working-set")]
