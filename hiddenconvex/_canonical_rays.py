@@ -167,6 +167,9 @@ DIRECTION_SEED = 20240611
 #: Deferred subsets collected before the exact Python path processes them.
 _DEFER_CAP = 4096
 
+#: (r−1)-subsets of a degenerate line's zero set checked per ``_lines`` call (_check_closed).
+_CLOSURE_BATCH = 8192
+
 #: What :func:`iter_chambers` does with a chamber that has no double-precision witness (module
 #: docstring, "Witnesses"): raise SolverError, or yield it with the zero vector as its witness.
 THIN = ("raise", "zero")
@@ -623,13 +626,21 @@ def _check_closed(ctx: _Context, Z: np.ndarray) -> bool:
     if key in ctx.closed:
         return True
     k = ctx.r - 1
-    subs = np.array(list(itertools.combinations(Z.tolist(), k)), dtype=np.intp)
     ctx.stats["closure_checks"] += 1
-    idx, _, _, zi, zl = _lines(ctx.H, subs)
-    sizes = np.bincount(zi, minlength=idx.shape[0])
     inside = np.zeros(ctx.L, dtype=bool)
     inside[Z] = True
-    if idx.shape[0] == 0 or np.any(sizes != Z.size) or not inside[zl].all():
+    combos = itertools.combinations(Z.tolist(), k)
+    independent = 0
+    while True:  # in batches: memory (batch × L) bounded for lines through many hyperplanes
+        subs = np.array(list(itertools.islice(combos, _CLOSURE_BATCH)), dtype=np.intp)
+        if subs.shape[0] == 0:
+            break
+        idx, _, _, zi, zl = _lines(ctx.H, subs.reshape(-1, k))
+        sizes = np.bincount(zi, minlength=idx.shape[0])
+        if np.any(sizes != Z.size) or not inside[zl].all():
+            raise _inconsistent(ctx, Z)
+        independent += idx.shape[0]
+    if independent == 0:
         raise _inconsistent(ctx, Z)
     ctx.closed[key] = tuple(int(x) for x in Z[-k:])
     return True

@@ -725,6 +725,23 @@ def test_consistent_degenerate_lines_pass_the_closure_check():
     assert st["closure_checks"] == st["degenerate_lines"] > 0
 
 
+@pytest.mark.parametrize("name", ["integer_rows_R4", "rows_through_line_R3"])
+def test_closure_check_in_small_batches(monkeypatch, name):
+    """The closure check takes a line's (r−1)-subsets in batches: batches of 2 accept the
+    exactly degenerate sets (same chambers as the extreme-ray method) and still refuse the
+    inconsistent rows."""
+    monkeypatch.setattr(cr, "_CLOSURE_BATCH", 2)
+    X = DEGENERATE[name]
+    st = {}
+    D = np.concatenate([Dc for Dc, _ in cr.iter_chambers(X, stats=st)], axis=1)
+    assert st["closure_checks"] > 0
+    cols = packed_columns(D)
+    assert np.unique(cols).size == cols.size
+    assert np.array_equal(np.sort(cols), np.sort(packed_columns(extreme_ray_chambers(X).D)))
+    with pytest.raises(SolverError, match="concurrent only up to rounding"):
+        count_chambers(iris_bias(IRIS_INCONSISTENT_ROWS))
+
+
 @KNOWN_INCONSISTENT
 def test_inconsistent_near_concurrent_rows_stream_each_chamber_once():
     """6 hyperplanes in R^5 have at most Cover's 62 chambers; none may be streamed twice (today:
