@@ -135,10 +135,9 @@ def main(argv=None) -> int:
     # compile or load the numba kernels once, outside the timings (children are forked)
     import numpy as np
 
+    from hiddenconvex.facets import facet_rows
     from hiddenconvex.patterns import iter_chambers
     from hiddenconvex.pricing import Pricer
-
-    from hiddenconvex.facets import facet_rows
 
     Xw = np.random.default_rng(0).standard_normal((12, 3))
     for D, W in iter_chambers(Xw, 64):
